@@ -1,0 +1,350 @@
+"""Bandwidth processes and links.
+
+A bandwidth process produces a piecewise-constant bandwidth curve, one segment ``(duration_s,
+bandwidth_bps)`` at a time, drawing any randomness from the generator it is given. A :class:`Link`
+extends that curve lazily and integrates it: a transfer of ``n_bytes`` starting at ``t`` ends when
+the area under the curve reaches ``8 * n_bytes`` (exact for piecewise-constant curves), plus the
+link's one-way propagation delay.
+
+Processes:
+
+* :class:`ConstantBandwidth` - one rate forever.
+* :class:`MarkovBandwidth` - a continuous-time Markov chain over rates (e.g. 3G / LTE / Wi-Fi),
+  exponential dwell times.
+* :class:`RayleighFading` - block fading: every coherence interval the power gain ``h ~ Exp(1)`` is
+  redrawn and the rate is Shannon's ``W log2(1 + snr h)``, with ``snr`` truncated below at
+  ``min_snr_db`` so no transfer takes forever.
+* :class:`TraceBandwidth` - replays a user's trace file, looping; :func:`load_trace` reads Mahimahi
+  packet-delivery traces and two-column ``seconds Mbps`` text.
+"""
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+MAHIMAHI_PACKET_BYTES = 1500
+
+
+class TraceError(ValueError):
+    """A bandwidth trace file is malformed; the message names the file and the line."""
+
+
+class BandwidthProcess(Protocol):
+    """Anything that yields piecewise-constant bandwidth segments."""
+
+    def first_segment(self, rng: np.random.Generator) -> tuple[float, float]:
+        """The (duration_s, bandwidth_bps) segment starting at time 0."""
+
+    def next_segment(self, rng: np.random.Generator) -> tuple[float, float]:
+        """The segment following the last one returned."""
+
+    def max_bps(self) -> float:
+        """An upper bound on the bandwidth (for finite observation bounds)."""
+
+    def mean_bps(self) -> float:
+        """The long-run mean bandwidth (for reports and nominal estimates)."""
+
+
+def _positive(name: str, value: float) -> float:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+@dataclass
+class ConstantBandwidth:
+    """A link whose bandwidth never changes."""
+
+    bandwidth_bps: float
+
+    def __post_init__(self) -> None:
+        _positive("bandwidth_bps", self.bandwidth_bps)
+
+    def first_segment(self, rng: np.random.Generator) -> tuple[float, float]:
+        return math.inf, self.bandwidth_bps
+
+    def next_segment(self, rng: np.random.Generator) -> tuple[float, float]:
+        return math.inf, self.bandwidth_bps
+
+    def max_bps(self) -> float:
+        return self.bandwidth_bps
+
+    def mean_bps(self) -> float:
+        return self.bandwidth_bps
+
+
+class MarkovBandwidth:
+    """Continuous-time Markov chain over bandwidth states with exponential dwell times.
+
+    Args:
+        states_bps: bandwidth of each state.
+        mean_dwell_s: mean time spent in a state (one value, or one per state).
+        transition: row-stochastic jump matrix with a zero diagonal; default uniform over other states.
+        initial: initial-state probabilities; default the stationary distribution.
+    """
+
+    def __init__(self, states_bps: Sequence[float], mean_dwell_s: float | Sequence[float],
+                 transition: Sequence[Sequence[float]] | None = None,
+                 initial: Sequence[float] | None = None):
+        self.states_bps = [_positive(f"states_bps[{i}]", s) for i, s in enumerate(states_bps)]
+        n = len(self.states_bps)
+        if n == 0:
+            raise ValueError("states_bps must hold at least one state")
+        dwell = [mean_dwell_s] * n if isinstance(mean_dwell_s, (int, float)) else list(mean_dwell_s)
+        if len(dwell) != n:
+            raise ValueError(f"mean_dwell_s has {len(dwell)} values for {n} states")
+        self.mean_dwell_s = [_positive(f"mean_dwell_s[{i}]", d) for i, d in enumerate(dwell)]
+        if transition is None:
+            p = np.full((n, n), 1.0 / max(1, n - 1))
+            np.fill_diagonal(p, 0.0)
+            if n == 1:
+                p[0, 0] = 1.0
+        else:
+            p = np.asarray(transition, dtype=float)
+            if p.shape != (n, n) or np.any(p < 0) or not np.allclose(p.sum(axis=1), 1.0):
+                raise ValueError(f"transition must be a {n}x{n} row-stochastic matrix, got {p.tolist()}")
+        self.transition = p
+        # Stationary law of the jump chain weighted by dwell time = time-average state occupancy.
+        w, v = np.linalg.eig(p.T)
+        pi = np.abs(np.real(v[:, np.argmin(np.abs(w - 1.0))]))
+        occupancy = pi * np.asarray(self.mean_dwell_s)
+        self.stationary = occupancy / occupancy.sum()
+        self.initial = self.stationary if initial is None else np.asarray(initial, dtype=float)
+        if self.initial.shape != (n,) or np.any(self.initial < 0) or not np.isclose(self.initial.sum(), 1.0):
+            raise ValueError(f"initial must be {n} probabilities summing to 1, got {initial!r}")
+        self._state = 0
+
+    def _segment(self, rng: np.random.Generator) -> tuple[float, float]:
+        return float(rng.exponential(self.mean_dwell_s[self._state])), self.states_bps[self._state]
+
+    def first_segment(self, rng: np.random.Generator) -> tuple[float, float]:
+        self._state = int(rng.choice(len(self.states_bps), p=self.initial))
+        return self._segment(rng)
+
+    def next_segment(self, rng: np.random.Generator) -> tuple[float, float]:
+        self._state = int(rng.choice(len(self.states_bps), p=self.transition[self._state]))
+        return self._segment(rng)
+
+    def max_bps(self) -> float:
+        return max(self.states_bps)
+
+    def mean_bps(self) -> float:
+        return float(np.dot(self.stationary, self.states_bps))
+
+
+class RayleighFading:
+    """Block Rayleigh fading: Shannon rate of a channel whose power gain is redrawn each block.
+
+    Args:
+        bandwidth_hz: channel bandwidth W.
+        mean_snr_db: average received SNR (path loss and transmit power folded in).
+        coherence_s: block length; the gain is constant within a block.
+        min_snr_db: SNR floor; deep fades below it are raised to it (E[1/rate] is infinite otherwise).
+    """
+
+    def __init__(self, bandwidth_hz: float, mean_snr_db: float, coherence_s: float, min_snr_db: float = -10.0):
+        self.bandwidth_hz = _positive("bandwidth_hz", bandwidth_hz)
+        self.coherence_s = _positive("coherence_s", coherence_s)
+        if not (math.isfinite(mean_snr_db) and math.isfinite(min_snr_db)):
+            raise ValueError("mean_snr_db and min_snr_db must be finite")
+        if min_snr_db >= mean_snr_db:
+            raise ValueError(f"min_snr_db ({min_snr_db}) must be below mean_snr_db ({mean_snr_db})")
+        self.mean_snr = 10 ** (mean_snr_db / 10)
+        self.min_snr = 10 ** (min_snr_db / 10)
+
+    def rate_bps(self, gain: float) -> float:
+        """Shannon rate at power gain ``gain`` (floored at the minimum SNR)."""
+        return self.bandwidth_hz * math.log2(1 + max(self.mean_snr * gain, self.min_snr))
+
+    def first_segment(self, rng: np.random.Generator) -> tuple[float, float]:
+        return self.next_segment(rng)
+
+    def next_segment(self, rng: np.random.Generator) -> tuple[float, float]:
+        return self.coherence_s, self.rate_bps(float(rng.exponential(1.0)))
+
+    def max_bps(self) -> float:
+        # Gains above 50x the mean have probability e^-50: a finite bound that is never reached.
+        return self.rate_bps(50.0)
+
+    def mean_bps(self) -> float:
+        # E[W log2(1 + max(snr h, floor))] by quadrature over h ~ Exp(1).
+        h = np.linspace(0, 50, 200001)
+        rate = self.bandwidth_hz * np.log2(1 + np.maximum(self.mean_snr * h, self.min_snr))
+        return float(np.trapezoid(rate * np.exp(-h), h))
+
+
+class TraceBandwidth:
+    """Replays a recorded trace of (duration_s, bandwidth_bps) segments, looping at its end."""
+
+    def __init__(self, durations_s: Sequence[float], bandwidth_bps: Sequence[float], name: str = "trace"):
+        if len(durations_s) == 0 or len(durations_s) != len(bandwidth_bps):
+            raise ValueError(f"{name}: need equal, non-zero numbers of durations and bandwidths")
+        self.durations_s = [float(d) for d in durations_s]
+        self.bandwidth_bps = [float(b) for b in bandwidth_bps]
+        if any(d <= 0 or not math.isfinite(d) for d in self.durations_s):
+            raise ValueError(f"{name}: segment durations must be positive")
+        if any(b < 0 or not math.isfinite(b) for b in self.bandwidth_bps):
+            raise ValueError(f"{name}: bandwidths must be finite and >= 0")
+        if max(self.bandwidth_bps) <= 0:
+            raise ValueError(f"{name}: the trace never delivers a byte (all bandwidths are 0)")
+        self.name = name
+        self._i = 0
+
+    def first_segment(self, rng: np.random.Generator) -> tuple[float, float]:
+        self._i = 0
+        return self.durations_s[0], self.bandwidth_bps[0]
+
+    def next_segment(self, rng: np.random.Generator) -> tuple[float, float]:
+        self._i = (self._i + 1) % len(self.durations_s)
+        return self.durations_s[self._i], self.bandwidth_bps[self._i]
+
+    def max_bps(self) -> float:
+        return max(self.bandwidth_bps)
+
+    def mean_bps(self) -> float:
+        return float(np.dot(self.durations_s, self.bandwidth_bps) / sum(self.durations_s))
+
+
+# --------------------------------------------------------------------------- trace files
+def _numbers(path: Path, line_no: int, line: str, count: int) -> list[float]:
+    parts = line.replace(",", " ").split()
+    if len(parts) != count:
+        raise TraceError(f"{path}:{line_no}: expected {count} number(s), got {line.strip()!r}")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise TraceError(f"{path}:{line_no}: not a number in {line.strip()!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise TraceError(f"{path}:{line_no}: non-finite value in {line.strip()!r}")
+    return values
+
+
+def parse_mahimahi(path: Path, lines: Sequence[str], bin_s: float = 0.01) -> TraceBandwidth:
+    """Mahimahi format: one millisecond timestamp per line, each a 1500-byte delivery opportunity."""
+    stamps = []
+    for no, line in lines:
+        (ms,) = _numbers(path, no, line, 1)
+        if ms < 0 or not ms.is_integer():
+            raise TraceError(f"{path}:{no}: Mahimahi timestamps are non-negative integer milliseconds, got {line.strip()!r}")
+        if stamps and ms < stamps[-1]:
+            raise TraceError(f"{path}:{no}: timestamps must not decrease ({ms:g} after {stamps[-1]:g})")
+        stamps.append(ms)
+    # The trace repeats every `last timestamp` ms, as Mahimahi replays it.
+    period_s = max(stamps[-1], 1.0) / 1000
+    n_bins = max(1, math.ceil(period_s / bin_s - 1e-9))
+    counts = np.bincount(np.minimum((np.asarray(stamps) / 1000 / bin_s).astype(int), n_bins - 1), minlength=n_bins)
+    durations = [bin_s] * n_bins
+    durations[-1] = period_s - bin_s * (n_bins - 1)
+    bps = [c * MAHIMAHI_PACKET_BYTES * 8 / d for c, d in zip(counts, durations)]
+    return TraceBandwidth(durations, bps, name=str(path))
+
+
+def parse_seconds_mbps(path: Path, lines: Sequence[str]) -> TraceBandwidth:
+    """Two columns ``seconds Mbps``: the bandwidth from each timestamp until the next one."""
+    rows = [(no, *_numbers(path, no, line, 2)) for no, line in lines]
+    if len(rows) < 2:
+        raise TraceError(f"{path}: a 'seconds Mbps' trace needs at least two rows (the last one closes the period)")
+    durations, bps = [], []
+    for (no, t0, mbps), (no1, t1, _) in zip(rows, rows[1:]):
+        if mbps < 0:
+            raise TraceError(f"{path}:{no}: bandwidth must be >= 0 Mbps, got {mbps:g}")
+        if t1 <= t0:
+            raise TraceError(f"{path}:{no1}: timestamps must increase ({t1:g} after {t0:g})")
+        durations.append(t1 - t0)
+        bps.append(mbps * 1e6)
+    try:
+        return TraceBandwidth(durations, bps, name=str(path))
+    except ValueError as err:
+        raise TraceError(str(err)) from None
+
+
+def load_trace(path: str | Path, fmt: str = "auto", bin_s: float = 0.01) -> TraceBandwidth:
+    """Read a bandwidth trace file; ``fmt`` is "mahimahi", "seconds_mbps" or "auto" (by column count).
+
+    Blank lines and lines starting with ``#`` are ignored.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise TraceError(f"{path}: cannot read trace: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise TraceError(f"{path}: not a text file") from None
+    lines = [(i, ln) for i, ln in enumerate(text.splitlines(), 1) if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise TraceError(f"{path}: the trace is empty")
+    if fmt == "auto":
+        fmt = "mahimahi" if len(lines[0][1].replace(",", " ").split()) == 1 else "seconds_mbps"
+    if fmt == "mahimahi":
+        return parse_mahimahi(path, lines, bin_s)
+    if fmt == "seconds_mbps":
+        return parse_seconds_mbps(path, lines)
+    raise TraceError(f"{path}: unknown trace format {fmt!r}; expected 'mahimahi', 'seconds_mbps' or 'auto'")
+
+
+# --------------------------------------------------------------------------- links
+class Link:
+    """One direction of a network link: a bandwidth curve, extended lazily, plus propagation delay.
+
+    Args:
+        process: where the bandwidth curve comes from.
+        rng: the generator the process draws from (one per link, spawned from the episode seed).
+        propagation_s: one-way delay added to every transfer.
+    """
+
+    __slots__ = ("process", "rng", "propagation_s", "_ends", "_bps")
+
+    def __init__(self, process: BandwidthProcess, rng: np.random.Generator, propagation_s: float = 0.0):
+        if not (math.isfinite(propagation_s) and propagation_s >= 0):
+            raise ValueError(f"propagation_s must be finite and >= 0, got {propagation_s!r}")
+        self.process = process
+        self.rng = rng
+        self.propagation_s = float(propagation_s)
+        duration, bps = process.first_segment(rng)
+        self._ends = [duration]
+        self._bps = [bps]
+
+    def _extend_past(self, t: float) -> None:
+        ends, bps = self._ends, self._bps
+        while ends[-1] <= t:
+            duration, rate = self.process.next_segment(self.rng)
+            ends.append(ends[-1] + duration)
+            bps.append(rate)
+
+    def bandwidth_at(self, t: float) -> float:
+        """True bandwidth (bps) at time ``t``."""
+        if self._ends[-1] <= t:
+            self._extend_past(t)
+        return self._bps[bisect_right(self._ends, t)]
+
+    def transfer_s(self, start_s: float, n_bytes: float) -> float:
+        """Airtime of ``n_bytes`` starting at ``start_s`` (propagation not included)."""
+        if n_bytes <= 0:
+            return 0.0
+        ends, bps = self._ends, self._bps
+        if ends[-1] <= start_s:
+            self._extend_past(start_s)
+        i = bisect_right(ends, start_s)
+        bits = 8.0 * n_bytes
+        t = start_s
+        while True:
+            rate = bps[i]
+            capacity = (ends[i] - t) * rate
+            if bits <= capacity:
+                return t + bits / rate - start_s
+            bits -= capacity
+            t = ends[i]
+            i += 1
+            if i == len(ends):
+                self._extend_past(t)
+
+    def delay_s(self, start_s: float, n_bytes: float) -> float:
+        """Airtime plus propagation: when the last byte arrives, relative to ``start_s``."""
+        if n_bytes <= 0:
+            return 0.0
+        return self.transfer_s(start_s, n_bytes) + self.propagation_s

@@ -1,0 +1,282 @@
+"""EndEdgeCloud-v0 and ModelSelection-v0: where, how deep and with which model to serve each request."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from e3gym.core.cluster import CLOUD, COMPONENTS, EDGE, END, TIER_NAMES, Outcome, require_partitionable
+from e3gym.core.profiles import ProfileLibrary
+from e3gym.core.rng import RandomStream
+from e3gym.scenarios import build, load_scenario
+
+REWARD_MODES = ("penalty", "weighted")
+
+
+class EndEdgeCloudEnv(gym.Env):
+    """
+    ## Description
+
+    Multi-user inference orchestration across end devices, an edge server and the cloud, after
+    Shahhosseini et al., "Online Learning for Orchestration of Inference in Multi-User
+    End-Edge-Cloud Networks" (ACM TECS 2022), extended with partitioning as in Neurosurgeon
+    (Kang et al., ASPLOS 2017). Users issue Poisson streams of image-classification requests; for
+    each request (in arrival order) the agent picks the tier, the partition point and the model
+    variant. Compute times come from measured (or cited) device profiles; transfers integrate the
+    links' bandwidth curves; every resource is a FIFO queue, so each decision shapes later ones.
+
+    ## Action Space
+
+    ``MultiDiscrete([3, max_cut + 1, n_models])``: ``(tier, cut, model)``. Tier 0 = end (all
+    blocks on the user's device), 1 = edge, 2 = cloud. Blocks ``[0, cut)`` run on the device and
+    ``[cut, L)`` on the tier; a cut ``>= L`` of the chosen model is clipped to ``L`` (all local),
+    the only clipping the env does. ``ModelSelection-v0`` has ``MultiDiscrete([3, n_models])``.
+
+    ## Observation Space
+
+    ``Box(float32)`` of size ``7 + n_users + n_device_kinds``:
+
+    | index | observation | min | max |
+    |---|---|---|---|
+    | 0 | requesting user's uplink bandwidth estimate (Mbps, EWMA of its transfers) | 0 | max access Mbps |
+    | 1 | edge-cloud WAN bandwidth estimate (Mbps) | 0 | max WAN Mbps |
+    | 2 | requests outstanding on the user's device | 0 | queue_obs_max |
+    | 3 | requests outstanding at the edge | 0 | queue_obs_max |
+    | 4 | requests outstanding at the cloud | 0 | queue_obs_max |
+    | 5 | the request's accuracy requirement (top-1 fraction) | 0 | 1 |
+    | 6 | the request's deadline (s; 0 = none) | 0 | max deadline |
+    | 7 .. 7+n_users-1 | every user's uplink estimate (Mbps) | 0 | max access Mbps |
+    | then n_device_kinds | one-hot of the requesting user's device kind | 0 | 1 |
+
+    Queue counts saturate at ``queue_obs_max`` (a counter of fixed width, as a server would report).
+
+    ## Rewards
+
+    ``reward_mode="penalty"`` (default): ``-latency_s - accuracy_penalty * [accuracy < requirement]
+    - energy_weight * energy_j``. ``"weighted"``: ``-latency_s + accuracy_weight * accuracy -
+    energy_weight * energy_j``. ``info["vector_reward"] = [-latency_s, accuracy, -energy_j]``
+    matches ``reward_space`` (for MO-Gymnasium).
+
+    ## Starting State
+
+    Empty queues; each link's bandwidth curve starts from its process (seeded); estimates start
+    from one probe at time 0.
+
+    ## Episode End
+
+    The task is continuing: the env never terminates. The registered ``max_episode_steps`` (200
+    requests) truncates.
+
+    ## Arguments
+
+    * ``scenario``: a shipped scenario name, a TOML path or a dict (default ``"default"``).
+    * ``scenario_overrides``: tables merged over the scenario (``{"users": {"count": 4}}``).
+    * ``reward_mode``, ``accuracy_penalty`` (1.0), ``accuracy_weight`` (1.0), ``energy_weight`` (0.0).
+    * ``queue_obs_max``: saturation of the queue counts (64).
+    * ``profiles``: a :class:`~e3gym.core.profiles.ProfileLibrary` (default: the shipped one).
+
+    ## Example
+
+    >>> import gymnasium as gym, e3gym
+    >>> env = gym.make("e3gym/EndEdgeCloud-v0")
+    >>> obs, info = env.reset(seed=0)
+    >>> env.action_space
+    MultiDiscrete([ 3 20  6])
+    >>> obs, reward, terminated, truncated, info = env.step([1, 0, 2])
+    >>> sorted(info["breakdown"]) == sorted(["local_queue", "local_compute", "uplink", "edge_queue",
+    ...     "edge_compute", "wan", "cloud_queue", "cloud_compute", "downlink"])
+    True
+    >>> bool(reward < 0)
+    True
+
+    ## Version History
+
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": []}
+    partition = True
+
+    def __init__(self, scenario: str | Path | Mapping[str, Any] = "default",
+                 scenario_overrides: Mapping[str, Any] | None = None, reward_mode: str = "penalty",
+                 accuracy_penalty: float = 1.0, accuracy_weight: float = 1.0, energy_weight: float = 0.0,
+                 queue_obs_max: int = 64, profiles: ProfileLibrary | None = None, render_mode: str | None = None):
+        if reward_mode not in REWARD_MODES:
+            raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
+        for name, value in (("accuracy_penalty", accuracy_penalty), ("accuracy_weight", accuracy_weight),
+                            ("energy_weight", energy_weight)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if not (isinstance(queue_obs_max, int) and queue_obs_max >= 1):
+            raise ValueError(f"queue_obs_max must be an integer >= 1, got {queue_obs_max!r}")
+        if render_mode is not None:
+            raise ValueError(f"render_mode {render_mode!r} is not supported; e3gym envs report through info")
+        overrides = dict(scenario_overrides or {})
+        if not self.partition:
+            overrides["models"] = {**overrides.get("models", {}), "partition": False}
+        self.spec_data = load_scenario(scenario, overrides)
+        self.profiles = profiles
+        self.reward_mode, self.accuracy_penalty = reward_mode, float(accuracy_penalty)
+        self.accuracy_weight, self.energy_weight = float(accuracy_weight), float(energy_weight)
+        self.queue_obs_max = queue_obs_max
+
+        # A throwaway build validates the scenario now and fixes the layout the spaces depend on.
+        built = build(self.spec_data, np.random.default_rng(0), profiles)
+        cluster = built.cluster
+        if self.partition and cluster.table.partition:
+            devices = [u.device for u in cluster.users] + [cluster.edge.device, cluster.cloud.device]
+            require_partitionable(cluster.table.models, devices)
+        self.models = cluster.table.models
+        self.n_users = len(cluster.users)
+        self.n_blocks = list(cluster.table.n_blocks)
+        self.max_cut = max(self.n_blocks)
+        kinds = sorted({u.device.name for u in cluster.users})
+        self.device_kinds = kinds
+        self._user_kind = [kinds.index(u.device.name) for u in cluster.users]
+        access_max = max(max(u.uplink.process.max_bps() for u in cluster.users) / 1e6, 1e-6)
+        wan_max = max(cluster.wan_up.process.max_bps() / 1e6, 1e-6)
+        deadline = built.workload.deadline_s
+        deadline_max = deadline if math.isfinite(deadline) else 0.0
+
+        if self.partition:
+            self.action_space = spaces.MultiDiscrete([3, self.max_cut + 1, len(self.models)])
+        else:
+            self.action_space = spaces.MultiDiscrete([3, len(self.models)])
+        n_obs = 7 + self.n_users + len(kinds)
+        high = np.concatenate([
+            # Estimates are averages of measured throughputs, never above the curve's maximum.
+            [access_max, wan_max],
+            [queue_obs_max] * 3,  # saturating counters
+            [1.0, deadline_max],
+            [access_max] * self.n_users,
+            [1.0] * len(kinds),
+        ]).astype(np.float32)
+        self.observation_space = spaces.Box(np.zeros(n_obs, np.float32), high, dtype=np.float32)
+        self.reward_space = spaces.Box(np.array([-np.inf, 0.0, -np.inf], np.float32),
+                                       np.array([0.0, 1.0, 0.0], np.float32), dtype=np.float32)
+        self._kind_onehot = [[1.0 if k == j else 0.0 for j in range(len(kinds))] for k in self._user_kind]
+        self._cluster = None
+
+    # ------------------------------------------------------------------ gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        link_rng, work_rng = self.np_random.spawn(2)
+        built = build(self.spec_data, link_rng, self.profiles)
+        self._cluster = built.cluster
+        self._workload = built.workload
+        self._workload.reset(RandomStream(work_rng))
+        self._request = self._workload.next_request()
+        return self._observe(), {"user": self._request.user, "arrival_s": self._request.arrival_s}
+
+    def step(self, action):
+        if self._cluster is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        tier, cut, model = self.decode_action(action)
+        request = self._request
+        out = self._cluster.serve(request, tier, cut, model)
+        missed_accuracy = out.accuracy < request.accuracy_req
+        reward = -out.latency_s - self.energy_weight * out.energy_j
+        if self.reward_mode == "penalty":
+            reward -= self.accuracy_penalty * missed_accuracy
+        else:
+            reward += self.accuracy_weight * out.accuracy
+        info = self._info(request, out, missed_accuracy)
+        self._request = self._workload.next_request()
+        return self._observe(), reward, False, False, info
+
+    # ------------------------------------------------------------------ helpers
+    def decode_action(self, action) -> tuple[int, int, int]:
+        """(tier, cut, model) from an action; ValueError naming the action when it is out of range."""
+        try:
+            if self.partition:
+                tier, cut, model = (int(a) for a in action)
+            else:
+                (tier, model), cut = (int(a) for a in action), 0
+        except (TypeError, ValueError):
+            raise ValueError(f"action {action!r} is not a {self.action_space}: expected "
+                             f"{'(tier, cut, model)' if self.partition else '(tier, model)'} integers") from None
+        if not (0 <= tier < 3 and 0 <= cut <= self.max_cut and 0 <= model < len(self.models)):
+            raise ValueError(f"action {action!r} is outside {self.action_space}")
+        return tier, cut, model
+
+    def what_if(self, action) -> Outcome:
+        """The outcome the current request would get under ``action``, using the true future (clairvoyant)."""
+        tier, cut, model = self.decode_action(action)
+        return self._cluster.serve(self._request, tier, cut, model, commit=False)
+
+    def distinct_actions(self) -> list[tuple[int, ...]]:
+        """Every action with a distinct effect: all-local once per model, then each offloading cut per tier."""
+        out: list[tuple[int, ...]] = []
+        for m, n_blocks in enumerate(self.n_blocks):
+            if self.partition:
+                out.append((END, n_blocks, m))
+                out.extend((tier, c, m) for tier in (EDGE, CLOUD) for c in range(n_blocks))
+            else:
+                out.extend((tier, m) for tier in (END, EDGE, CLOUD))
+        return out
+
+    @property
+    def request(self):
+        """The request the next action decides."""
+        return self._request
+
+    def _observe(self) -> np.ndarray:
+        c, r, cap = self._cluster, self._request, self.queue_obs_max
+        q_local, q_edge, q_cloud = c.queue_lengths(r.user, r.arrival_s)
+        deadline = r.deadline_s if r.deadline_s != math.inf else 0.0
+        row = [c.uplink_est_bps[r.user] / 1e6, c.wan_est_bps / 1e6,
+               min(q_local, cap), min(q_edge, cap), min(q_cloud, cap), r.accuracy_req, deadline]
+        row += [b / 1e6 for b in c.uplink_est_bps]
+        row += self._kind_onehot[r.user]
+        return np.array(row, dtype=np.float32)
+
+    def _info(self, request, out: Outcome, missed_accuracy: bool) -> dict:
+        breakdown = {k: getattr(out, k) for k in COMPONENTS}
+        return {
+            "latency_s": out.latency_s, "breakdown": breakdown, "accuracy": out.accuracy,
+            "accuracy_req": request.accuracy_req, "accuracy_missed": missed_accuracy,
+            "energy_j": out.energy_j, "deadline_missed": out.latency_s > request.deadline_s,
+            "tier": out.tier, "tier_name": TIER_NAMES[out.tier], "cut": out.cut, "model": out.model,
+            "model_name": self.models[out.model].name, "user": request.user, "arrival_s": request.arrival_s,
+            "bytes_up": out.bytes_up,
+            "vector_reward": np.array([-out.latency_s, out.accuracy, -out.energy_j], dtype=np.float32),
+        }
+
+
+class ModelSelectionEnv(EndEdgeCloudEnv):
+    """
+    ## Description
+
+    The TECS 2022 setting: for each request pick the tier and the model variant (no partition),
+    from whole-model latency profiles (MobileNet / EfficientNet-Lite variants measured on ARM
+    servers on AWS by MLPerf). Everything else (observation, reward, queues, arguments) is as in
+    :class:`EndEdgeCloudEnv`.
+
+    ## Action Space
+
+    ``MultiDiscrete([3, n_models])``: ``(tier, model)``.
+
+    ## Example
+
+    >>> import gymnasium as gym, e3gym
+    >>> env = gym.make("e3gym/ModelSelection-v0")
+    >>> obs, info = env.reset(seed=0)
+    >>> int(env.action_space.nvec[0])
+    3
+    >>> obs, reward, terminated, truncated, info = env.step([2, 0])
+    >>> info["tier_name"], info["cut"]
+    ('cloud', 0)
+
+    ## Version History
+
+    * v0: initial release.
+    """
+
+    partition = False
+
+    def __init__(self, scenario: str | Path | Mapping[str, Any] = "model_selection", **kwargs: Any):
+        super().__init__(scenario, **kwargs)
