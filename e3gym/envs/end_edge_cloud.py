@@ -85,7 +85,7 @@ class EndEdgeCloudEnv(gym.Env):
     >>> env = gym.make("e3gym/EndEdgeCloud-v0")
     >>> obs, info = env.reset(seed=0)
     >>> env.action_space
-    MultiDiscrete([ 3 20  6])
+    MultiDiscrete([ 3 22  6])
     >>> obs, reward, terminated, truncated, info = env.step([1, 0, 2])
     >>> sorted(info["breakdown"]) == sorted(["local_queue", "local_compute", "uplink", "edge_queue",
     ...     "edge_compute", "wan", "cloud_queue", "cloud_compute", "downlink"])

@@ -6,7 +6,7 @@ import numpy as np
 from gymnasium import spaces
 
 
-class FlatAction(gym.ActionWrapper):
+class FlatAction(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
     """Turns the MultiDiscrete action into ``Discrete`` over the distinct valid action tuples.
 
     Many MultiDiscrete actions have the same effect (every cut of an all-local action, cuts past a
@@ -20,14 +20,14 @@ class FlatAction(gym.ActionWrapper):
     """
 
     def __init__(self, env: gym.Env, mask_inaccurate: bool = True):
+        gym.utils.RecordConstructorArgs.__init__(self, mask_inaccurate=mask_inaccurate)
         super().__init__(env)
         base = env.unwrapped
         if not hasattr(base, "distinct_actions"):
             raise TypeError(f"FlatAction needs an e3gym env with distinct_actions(); got {type(base).__name__}")
         self.actions = base.distinct_actions()
         self.action_space = spaces.Discrete(len(self.actions))
-        model_index = -1
-        self._accuracy = np.array([base.models[a[model_index]].top1 for a in self.actions])
+        self._accuracy = np.array([base.models[a[-1]].top1 for a in self.actions])  # model is last
         self.mask_inaccurate = mask_inaccurate
 
     def action(self, action) -> np.ndarray:

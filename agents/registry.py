@@ -1,0 +1,3 @@
+"""Built-in agents by short name -> ``module:Class`` (imported only when used)."""
+
+BUILTIN: dict[str, str] = {}

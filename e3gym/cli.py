@@ -1,0 +1,42 @@
+"""The ``e3gym`` command. Each subcommand lives in its own module with ``add_arguments`` and ``run``."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+# name -> (module, one-line help); modules are imported only when their command runs.
+COMMANDS: dict[str, tuple[str, str]] = {}
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    out = {}
+    for name, (module, help_text) in COMMANDS.items():
+        if importlib.util.find_spec(module) is not None:
+            out[name] = (module, help_text)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``e3gym`` console script."""
+    parser = argparse.ArgumentParser(prog="e3gym", description="End-edge-cloud inference orchestration gym.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = _available()
+    for name, (module, help_text) in commands.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).add_arguments(sp)
+    args = parser.parse_args(argv)
+    module = importlib.import_module(commands[args.command][0])
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except ValueError as err:  # every e3gym input error is a ValueError subclass with a full message
+        print(f"e3gym {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
