@@ -166,3 +166,41 @@ def test_bad_env_arguments(kwargs, match):
 def test_partitioning_a_whole_model_profile_is_refused_clearly():
     with pytest.raises(e3gym.ProfileError, match="whole-model data only"):
         gym.make("e3gym/EndEdgeCloud-v0", scenario="model_selection")
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from conftest import small_scenario  # noqa: E402
+
+networks = st.one_of(
+    st.sampled_from(["3g", "lte", "wifi", "mobile"]),
+    st.builds(lambda m: {"kind": "constant", "mbps": m}, st.floats(0.5, 200)),
+    st.builds(lambda s, d: {"kind": "markov", "states_mbps": s, "mean_dwell_s": d},
+              st.lists(st.floats(0.5, 100), min_size=1, max_size=4), st.floats(0.1, 10)),
+    st.builds(lambda snr: {"kind": "rayleigh", "bandwidth_mhz": 2.0, "mean_snr_db": snr, "coherence_ms": 20.0,
+                           "min_snr_db": snr - 15}, st.floats(0, 30)),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n_users=st.integers(1, 6), rate=st.floats(0.2, 30), edge_workers=st.integers(1, 3),
+       cloud_workers=st.integers(1, 3), network=networks, seed=st.integers(0, 2**31 - 1),
+       devices=st.sampled_from([["rpi4-cortex-a72"], ["epyc-t1", "xeon-t1"], ["rpi4-cortex-a72", "epyc-t2"]]))
+def test_random_scenarios_keep_every_invariant(n_users, rate, edge_workers, cloud_workers, network, seed, devices):
+    data = small_scenario(users={"count": n_users, "network": network, "devices": devices},
+                          edge={"workers": edge_workers}, cloud={"workers": cloud_workers},
+                          workload={"rate_per_s": rate})
+    env = gym.make("e3gym/EndEdgeCloud-v0", scenario=data)
+    obs, _ = env.reset(seed=seed)
+    env.action_space.seed(seed)
+    last_arrival = -1.0
+    for _ in range(30):
+        assert env.observation_space.contains(obs)
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        parts = info["breakdown"].values()
+        assert min(parts) >= 0 and info["latency_s"] == sum(parts)
+        assert info["arrival_s"] > last_arrival
+        last_arrival = info["arrival_s"]
+        assert np.isfinite(reward) and reward <= 0
+        assert not terminated

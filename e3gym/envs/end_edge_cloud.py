@@ -140,7 +140,7 @@ class EndEdgeCloudEnv(gym.Env):
         access_max = max(max(u.uplink.process.max_bps() for u in cluster.users) / 1e6, 1e-6)
         wan_max = max(cluster.wan_up.process.max_bps() / 1e6, 1e-6)
         deadline = built.workload.deadline_s
-        deadline_max = deadline if math.isfinite(deadline) else 0.0
+        deadline_max = deadline if math.isfinite(deadline) else 1.0  # no deadline: always 0
 
         if self.partition:
             self.action_space = spaces.MultiDiscrete([3, self.max_cut + 1, len(self.models)])

@@ -1,0 +1,108 @@
+"""Scenarios are data: shipped presets load, user files work, mistakes are named."""
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import e3gym
+from conftest import small_scenario
+from e3gym.core.rng import RandomStream
+from e3gym.core.workload import BurstyWorkload, PoissonWorkload
+from e3gym.scenarios import ScenarioError, build, list_scenarios, load_scenario
+
+
+def test_shipped_scenarios_build():
+    assert {"default", "model_selection"} <= set(list_scenarios())
+    for name in list_scenarios():
+        built = build(load_scenario(name), np.random.default_rng(0))
+        assert built.cluster.users and built.workload.n_users == len(built.cluster.users)
+
+
+def test_user_scenario_file_with_a_relative_trace(tmp_path):
+    (tmp_path / "uplink.txt").write_text("0 4\n1 12\n2 0\n")
+    (tmp_path / "mine.toml").write_text("""
+name = "mine"
+version = 1
+[users]
+count = 2
+device = "rpi4-cortex-a72"
+network = { kind = "trace", path = "uplink.txt" }
+[edge]
+device = "aws-m7g.2xlarge-calibrated"
+[cloud]
+device = "h100-fp32"
+[models]
+names = ["mobilenet_v2"]
+""")
+    env = gym.make("e3gym/EndEdgeCloud-v0", scenario=str(tmp_path / "mine.toml"))
+    obs, _ = env.reset(seed=0)
+    assert obs[0] == pytest.approx(4.0)  # the probe at t = 0 reads the trace's first rate
+    assert env.observation_space.high[0] == pytest.approx(12.0)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("[users]\ncount = 2\ndevise = 'x'\n", r"unknown key 'devise' in \[users\]"),
+    ("[edge\n", "not valid TOML"),
+    ("colour = 1\n", "unknown key 'colour' in top level"),
+])
+def test_scenario_file_mistakes_name_file_and_key(tmp_path, text, match):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError, match=match) as err:
+        load_scenario(path)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("override, match", [
+    ({"users": {"device": "no-such-device"}}, "no device profile named 'no-such-device'"),
+    ({"models": {"names": ["no-such-model"]}}, "no model profile named 'no-such-model'"),
+    ({"users": {"network": "5g-dreams"}}, "unknown network preset"),
+    ({"users": {"network": {"kind": "constant", "mbps": -3}}}, r"\[users\].network.mbps must be > 0"),
+    ({"users": {"network": {"kind": "markov", "states_mbps": [1, 2], "dwell": 3}}}, "unknown key 'dwell'"),
+    ({"workload": {"rate_per_s": [1.0]}}, "1 rates for 3 users"),
+    ({"workload": {"accuracy_levels": [1.5]}}, "accuracy_levels"),
+    ({"workload": {"kind": "steady"}}, "unknown 'steady'"),
+])
+def test_bad_scenario_values(override, match):
+    with pytest.raises(ScenarioError, match=match):
+        build(load_scenario(small_scenario(**override)), np.random.default_rng(0))
+
+
+def test_errors_are_value_errors_from_one_hierarchy():
+    for cls in (e3gym.ProfileError, e3gym.ScenarioError, e3gym.TraceError):
+        assert issubclass(cls, ValueError)
+
+
+def test_poisson_workload_rate_and_user_shares():
+    wl = PoissonWorkload([1.0, 3.0], accuracy_levels=[0.0, 0.7], accuracy_weights=[1, 3])
+    wl.reset(RandomStream(np.random.default_rng(0)))
+    reqs = [wl.next_request() for _ in range(20000)]
+    assert reqs[-1].arrival_s / len(reqs) == pytest.approx(1 / 4.0, rel=0.03)
+    assert np.mean([r.user == 1 for r in reqs]) == pytest.approx(0.75, abs=0.02)
+    assert np.mean([r.accuracy_req == 0.7 for r in reqs]) == pytest.approx(0.75, abs=0.02)
+    assert all(b.arrival_s > a.arrival_s for a, b in zip(reqs, reqs[1:]))
+
+
+def test_bursty_workload_is_burstier_at_the_same_base_rate():
+    def gaps(wl):
+        wl.reset(RandomStream(np.random.default_rng(1)))
+        t = np.array([wl.next_request().arrival_s for _ in range(20000)])
+        return np.diff(t)
+    poisson, bursty = gaps(PoissonWorkload([2.0])), gaps(BurstyWorkload([2.0], burst_factor=8.0))
+    cv = lambda g: g.std() / g.mean()
+    assert cv(poisson) == pytest.approx(1.0, abs=0.05)  # exponential gaps
+    assert cv(bursty) > 1.2
+    # Long-run rate: base x (calm share + factor x burst share) = 2 x (0.8 + 8 x 0.2).
+    assert 1 / bursty.mean() == pytest.approx(2.0 * (0.8 + 8 * 0.2), rel=0.1)
+
+
+def test_deadline_is_carried_and_missed_deadlines_reported():
+    env = gym.make("e3gym/EndEdgeCloud-v0", scenario=small_scenario(workload={"deadline_ms": 1.0}))
+    obs, _ = env.reset(seed=0)
+    assert obs[6] == pytest.approx(0.001)
+    *_, info = env.step([0, 0, 2])  # resnet50 on a Raspberry Pi takes far longer than 1 ms
+    assert info["deadline_missed"]
+    assert math.isfinite(info["latency_s"])
