@@ -331,13 +331,15 @@ class Link:
             self._extend_past(start_s)
         i = bisect_right(ends, start_s)
         bits = 8.0 * n_bytes
-        t = start_s
+        t, elapsed = start_s, 0.0  # elapsed is summed apart from t so tiny transfers keep full precision
         while True:
             rate = bps[i]
-            capacity = (ends[i] - t) * rate
+            span = ends[i] - t
+            capacity = span * rate
             if bits <= capacity:
-                return t + bits / rate - start_s
+                return elapsed + bits / rate
             bits -= capacity
+            elapsed += span
             t = ends[i]
             i += 1
             if i == len(ends):
