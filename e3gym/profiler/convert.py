@@ -26,7 +26,6 @@ from typing import Any, Iterable, Mapping
 from e3gym.core.profiles import (DEVICE_SCHEMA, MODEL_SCHEMA, check_device_against_models, parse_device,
                                  parse_models)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MLPERF_CSV = "published/mlperf5-aws-m7g.2xlarge-tflite.csv"
 CAMERA_NOTE = ("input_bytes: the camera image as uint8 RGB 3x{r}x{r}, what is uploaded at cut 0; "
                "block output_bytes: float32 activations (4 bytes per element)")
@@ -54,17 +53,16 @@ H100_POWER = {"busy_w": 700.0, "idle_w": None, "transmit_w": None,
               "note": "GPU board only, an upper bound: batch-1 inference draws less; host CPU not included"}
 NO_POWER = {"busy_w": None, "idle_w": None, "transmit_w": None, "note": "no cited power figure for this CPU"}
 
-# Raspberry Pi 4: MLPerf v2.0 Krai ResNet50 single-stream, 312-319 ms as transcribed in the reference
-# README; the midpoint is used. The stored v2.0 log gives other figures (RPI4_LOG_CHECK).
-RPI4_TARGETS_S = {"resnet50": 0.315}
-RPI4_CITATION = ("MLPerf Inference v2.0, Krai submission (mlcommons/inference_results_v2.0): ResNet50 "
-                 "single-stream on Raspberry Pi 4 (Cortex-A72, ArmNN NEON), 312-319 ms as transcribed in e3gym "
-                 "reference data README.md; 315 ms, the midpoint of that range, is used")
-RPI4_LOG_CHECK = ("the stored v2.0 log closed/Krai/results/rpi4-armnn-v21.11-neon/resnet50/singlestream/performance/"
-                  "run_1/mlperf_log_summary.txt (closed division, ArmNN v21.11, Pi 4 Model B Rev 1.4 at 1800 MHz) "
-                  "reports min 319.08 ms, median 329.05 ms, mean 333.39 ms, p90 347.37 ms (early-stopping p90 "
-                  "349.11 ms); the 312-319 ms range was not found there, so 315 ms is about 4% below that run's "
-                  "median")
+# Raspberry Pi 4: MLPerf v2.0 Krai ResNet50 single-stream, the median of the official run (the
+# calibration sets medians).
+RPI4_TARGETS_S = {"resnet50": 0.32905}
+RPI4_CITATION = ("MLPerf Inference v2.0, Krai submission, closed division (mlcommons/inference_results_v2.0, "
+                 "closed/Krai/results/rpi4-armnn-v21.11-neon/resnet50/singlestream/performance/run_1/"
+                 "mlperf_log_summary.txt): ResNet50 single-stream on Raspberry Pi 4 Model B Rev 1.4 (4x Cortex-A72 "
+                 "@ 1.8 GHz, ArmNN v21.11 NEON), median 329.05 ms")
+RPI4_LOG_CHECK = ("the same log reports min 319.08 ms, mean 333.39 ms, p90 347.37 ms and early-stopping p90 "
+                  "349.11 ms (profiles/sources/mlperf2-krai-arm-boards.csv); the 312-319 ms range quoted in the "
+                  "reference data README matches the run's minimum, not its median")
 RPI4_POWER = {"busy_w": 6.4, "idle_w": 2.7, "transmit_w": None,
               "source": "RasPi.TV (Alex Eames), 'How much power does Pi4B use? Power Measurements', 2019: "
                         "Raspberry Pi 4 Model B idle 540 mA = 2.7 W, 400% CPU load (stress --cpu 4) "
@@ -288,6 +286,89 @@ def mlperf_to_device(comments: list[str], rows: Iterable[Mapping[str, str]]) -> 
             "provenance": prov, "models": models}
 
 
+# --------------------------------------------------------------------------- more published tables
+SOURCES = "profiles/sources"
+# instance family -> (tier hint, why)
+AWS_TIERS = {
+    "c6g": ("end", "Graviton2 (Arm Neoverse N1, a Cortex-A76-class core): an ARM core configuration standing in "
+                   "for an ARM end device, as in the TECS 2022 setup of AWS and ARM core configurations"),
+    "c6gd": ("end", "Graviton2 (Arm Neoverse N1, a Cortex-A76-class core): an ARM core configuration standing in "
+                    "for an ARM end device, as in the TECS 2022 setup of AWS and ARM core configurations"),
+    "c7g": ("edge", "Graviton3 (Arm Neoverse V1) server instance"),
+    "m7g": ("edge", "Graviton3 (Arm Neoverse V1) server instance"),
+    "m8g": ("cloud", "Graviton4 (Arm Neoverse V2), the newest and fastest Arm server core of the tables"),
+}
+
+
+def aws_table_device(path: Path, canonical: Mapping[str, float]) -> dict[str, Any]:
+    """A ``published`` whole-model device from one MLPerf v5.0 AWS Graviton CSV in ``profiles/sources``.
+
+    ``canonical`` maps model -> the top-1 in the model file; where this table's measured top-1
+    differs, the entry keeps it as ``measured_top1``.
+    """
+    m = re.fullmatch(r"mlperf5-aws-(([a-z0-9]+)\.[a-z0-9]+)-(tflite|armnn)\.csv", path.name)
+    if not m:
+        raise ValueError(f"{path}: expected a name like mlperf5-aws-<instance>-<tflite|armnn>.csv")
+    instance, family, backend = m[1], m[2], m[3]
+    tier, why = AWS_TIERS[family]
+    comments, rows = read_mlperf_csv(path)
+    models = {}
+    for row in rows:
+        fig = seconds(float(row["latency_p90_ms"]))
+        entry: dict[str, Any] = {"total": {"median_s": fig, "p10_s": fig, "p90_s": fig, "n": 1}}
+        top1 = round(float(row["accuracy_top1_pct"]) / 100.0, 6)
+        if row["model"] in canonical and top1 != canonical[row["model"]]:
+            entry["measured_top1"] = top1
+        models[row["model"]] = entry
+    prov = {"method": "published", "source": " ".join(comments[:2]) + f" (transcribed in e3gym {SOURCES}/{path.name})",
+            "statistic": "one figure is published per model, loadgen's single-stream 90th-percentile (early-stopping) "
+                         "estimate; median_s = p10_s = p90_s = that figure and n = 1",
+            "date": "2025-04 (MLPerf Inference v5.0 results)", "source_file": f"{SOURCES}/{path.name}",
+            "notes": [f"tier {tier!r} is a hint: {why}",
+                      "accuracy: the model file keeps the m7g TFLite table's top-1; where this table measured "
+                      "another value, the model entry holds it as measured_top1"] + comments[2:]}
+    return {"schema": DEVICE_SCHEMA, "name": f"aws-{instance}-{backend}", "tier": tier,
+            "hardware": {"platform": f"AWS EC2 {instance}", "cpu": why.split(":")[0].split(" server")[0],
+                         "framework": "TFLite (ctuning_cpp_tflite)" if backend == "tflite" else "ArmNN (TFLite delegate, NEON)",
+                         "dtype": "per model (float32, uint8 or int8)"},
+            "power": {"busy_w": None, "idle_w": None, "transmit_w": None, "note": "no cited power figure"},
+            "provenance": prov, "models": models}
+
+
+# platform column of mlperf2-krai-arm-boards.csv -> (device name prefix, hardware)
+KRAI_BOARDS = {
+    "rpi4": ("rpi4-cortex-a72", "Raspberry Pi 4 Model B Rev 1.4, 4x Arm Cortex-A72 @ 1.8 GHz"),
+    "odroid-n2+": ("odroid-n2plus", "Odroid N2+, Amlogic S922X, 4x Cortex-A73 @ 2.2 GHz + 2x Cortex-A53"),
+    "xavier-agx-cpu": ("xavier-agx-cpu", "NVIDIA Jetson AGX Xavier CPU only, 8x Carmel (ARMv8.2) @ 2.27 GHz, MAXN"),
+}
+
+
+def krai_devices(path: Path) -> dict[str, dict[str, Any]]:
+    """``published`` ResNet50-only end devices from the MLPerf v2.0 Krai ARM board table."""
+    comments, rows = read_mlperf_csv(path)
+    out = {}
+    for row in rows:
+        prefix, hardware = KRAI_BOARDS[row["platform"]]
+        backend = row["backend"].split("-")[0]
+        name = f"{prefix}-{backend}"
+        fig = seconds(float(row["latency_p90_ms"]))
+        detail = next((c for c in comments if c.startswith(f"Row") and f" {row['platform'].split('-')[0]}" in c
+                       and backend in c), "")
+        prov = {"method": "published", "source": " ".join(comments[:2]) + f" (transcribed in e3gym {SOURCES}/{path.name})",
+                "statistic": "loadgen's single-stream early-stopping 90th-percentile estimate; median_s = p10_s = "
+                             "p90_s = that figure and n = 1",
+                "date": "2022-04 (MLPerf Inference v2.0 results)", "source_file": f"{SOURCES}/{path.name}",
+                "notes": [detail, "the latency is of MLPerf's ResNet50 v1.5, the architecture of torchvision's "
+                                  "resnet50; the accuracy in the model file is torchvision's weights'",
+                          "tier 'end' is a hint: an ARM single-board computer / embedded module CPU"]}
+        out[name] = {"schema": DEVICE_SCHEMA, "name": name, "tier": "end",
+                     "hardware": {"platform": hardware, "framework": row["backend"], "dtype": "float32"},
+                     "power": {"busy_w": None, "idle_w": None, "transmit_w": None, "note": "no cited power figure"},
+                     "provenance": prov, "models": {"resnet50": {"total": {"median_s": fig, "p10_s": fig,
+                                                                           "p90_s": fig, "n": 1}}}}
+    return out
+
+
 # --------------------------------------------------------------------------- calibration
 def geomean(values: Iterable[float]) -> float:
     """Geometric mean of positive numbers."""
@@ -371,7 +452,7 @@ def m7g_device(xeon_t4: Mapping[str, Any], published: Mapping[str, Any]) -> dict
 
 
 # --------------------------------------------------------------------------- everything
-def build_all(reference: Path) -> dict[str, dict[str, Any]]:
+def build_all(reference: Path, sources: Path = Path(SOURCES)) -> dict[str, dict[str, Any]]:
     """Every shipped profile, keyed by its path under ``profiles/``, validated against the loader."""
     reference = Path(reference)
     refs = {name: load_json(reference / "profiles" / f) for name, (f, _) in MEASURED.items()}
@@ -382,6 +463,12 @@ def build_all(reference: Path) -> dict[str, dict[str, Any]]:
     devices["aws-m7g.2xlarge-tflite"] = mlperf_to_device(comments, rows)
     devices["rpi4-cortex-a72"] = rpi4_device(devices["epyc-t1"])
     devices["aws-m7g.2xlarge-calibrated"] = m7g_device(devices["xeon-t4"], devices["aws-m7g.2xlarge-tflite"])
+    sources = Path(sources)
+    canonical = {m["name"]: m["accuracy"]["top1"] for m in out["models/mlperf-tflite.json"]["models"]}
+    for path in sorted(sources.glob("mlperf5-aws-*.csv")):
+        device = aws_table_device(path, canonical)
+        devices.setdefault(device["name"], device)  # the m7g TFLite table is built above
+    devices.update(krai_devices(sources / "mlperf2-krai-arm-boards.csv"))
     out.update({f"devices/{name}.json": d for name, d in devices.items()})
     check_consistent(refs, out)
     return out
@@ -403,12 +490,14 @@ def check_consistent(refs: Mapping[str, Mapping[str, Any]], files: Mapping[str, 
 def main(argv: list[str] | None = None) -> int:
     """Command line: convert the reference folder into ``models/`` and ``devices/`` JSON files."""
     ap = argparse.ArgumentParser(prog="python -m e3gym.profiler.convert", description=__doc__.splitlines()[0])
-    ap.add_argument("--reference", type=Path, default=REPO_ROOT.parent / "shared" / "reference",
-                    help="folder with profiles/ and published/ (default: ../shared/reference from the repo root)")
-    ap.add_argument("--out", type=Path, default=REPO_ROOT / "profiles",
-                    help="folder to write models/ and devices/ into (default: profiles/ in the repo)")
+    ap.add_argument("--reference", type=Path, default=Path("../shared/reference"),
+                    help="folder with profiles/ and published/ (default: ../shared/reference, from the repo root)")
+    ap.add_argument("--sources", type=Path, default=Path(SOURCES),
+                    help=f"folder of transcribed published tables (default: {SOURCES})")
+    ap.add_argument("--out", type=Path, default=Path("profiles"),
+                    help="folder to write models/ and devices/ into (default: profiles)")
     a = ap.parse_args(argv)
-    for rel, data in build_all(a.reference).items():
+    for rel, data in build_all(a.reference, a.sources).items():
         write_json_atomic(a.out / rel, data)
         print(a.out / rel)
     return 0
