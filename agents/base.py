@@ -112,8 +112,14 @@ def resolve_agent_class(spec: str) -> type:
 def load_agent(spec: str, env: gym.Env, **kwargs: Any) -> Agent:
     """Build the agent named by ``spec`` for ``env``; checks that it satisfies the protocol."""
     cls = resolve_agent_class(spec)
-    params = inspect.signature(cls).parameters
-    agent = cls(env, **kwargs) if "env" in params else cls(**kwargs)
+    try:
+        takes_env = "env" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        takes_env = False
+    try:
+        agent = cls(env, **kwargs) if takes_env else cls(**kwargs)
+    except TypeError as err:
+        raise AgentSpecError(f"agent {spec!r}: cannot construct it with {sorted(kwargs) or 'no'} options: {err}") from None
     missing = [m for m in ("act", "update", "reset") if not callable(getattr(agent, m, None))]
     if missing:
         raise AgentSpecError(f"agent {spec!r} does not implement {', '.join(missing)} of the e3gym Agent protocol")

@@ -7,7 +7,9 @@ import importlib.util
 import sys
 
 # name -> (module, one-line help); modules are imported only when their command runs.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("e3gym.agents.train", "train a Stable-Baselines3 agent on an e3gym env"),
+}
 
 
 def _available() -> dict[str, tuple[str, str]]:

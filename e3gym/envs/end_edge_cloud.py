@@ -178,13 +178,8 @@ class EndEdgeCloudEnv(gym.Env):
         tier, cut, model = self.decode_action(action)
         request = self._request
         out = self._cluster.serve(request, tier, cut, model)
-        missed_accuracy = out.accuracy < request.accuracy_req
-        reward = -out.latency_s - self.energy_weight * out.energy_j
-        if self.reward_mode == "penalty":
-            reward -= self.accuracy_penalty * missed_accuracy
-        else:
-            reward += self.accuracy_weight * out.accuracy
-        info = self._info(request, out, missed_accuracy)
+        reward = self.reward_of(out, request)
+        info = self._info(request, out, out.accuracy < request.accuracy_req)
         self._request = self._workload.next_request()
         return self._observe(), reward, False, False, info
 
@@ -202,6 +197,14 @@ class EndEdgeCloudEnv(gym.Env):
         if not (0 <= tier < 3 and 0 <= cut <= self.max_cut and 0 <= model < len(self.models)):
             raise ValueError(f"action {action!r} is outside {self.action_space}")
         return tier, cut, model
+
+    def reward_of(self, out: Outcome, request=None) -> float:
+        """The scalar reward of an outcome for ``request`` (default: the current request)."""
+        request = self._request if request is None else request
+        reward = -out.latency_s - self.energy_weight * out.energy_j
+        if self.reward_mode == "penalty":
+            return reward - self.accuracy_penalty * (out.accuracy < request.accuracy_req)
+        return reward + self.accuracy_weight * out.accuracy
 
     def what_if(self, action) -> Outcome:
         """The outcome the current request would get under ``action``, using the true future (clairvoyant)."""
@@ -223,6 +226,11 @@ class EndEdgeCloudEnv(gym.Env):
     def request(self):
         """The request the next action decides."""
         return self._request
+
+    @property
+    def cluster(self):
+        """The simulated system of the current episode (profiles, links, queues)."""
+        return self._cluster
 
     def _observe(self) -> np.ndarray:
         c, r, cap = self._cluster, self._request, self.queue_obs_max

@@ -1,0 +1,124 @@
+"""LinUCB with disjoint linear models (Li, Chu, Langford, Schapire, "A Contextual-Bandit Approach to
+Personalized News Article Recommendation", WWW 2010, Algorithm 1).
+
+Each arm ``a`` (a distinct action of the env) keeps a ridge regression of the reward on the
+context ``x``::
+
+    A_a = lambda I + sum x x^T,   b_a = sum r x,   theta_a = A_a^-1 b_a
+    UCB_a(x) = theta_a^T x + alpha sqrt(x^T A_a^-1 x)
+
+and the arm with the highest UCB is played. ``A_a^-1`` is kept directly and updated with the
+Sherman-Morrison rank-1 formula ``(A + x x^T)^-1 = A^-1 - (A^-1 x)(A^-1 x)^T / (1 + x^T A^-1 x)``,
+in float64. The context is the observation scaled by the observation space's upper bounds, plus a
+constant 1 (the bias). As with :class:`~e3gym.envs.FlatAction`'s masks, arms whose model misses the
+request's accuracy requirement are left out when some arm meets it (a linear model cannot learn
+that step from the requirement alone). The learned models persist across episodes; ``reset``
+forgets nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import gymnasium as gym
+import numpy as np
+
+from e3gym.agents._actions import ActionCodec
+
+
+@dataclass
+class LinUCBConfig:
+    """Hyperparameters."""
+
+    alpha: float = 0.5  # width of the confidence bonus
+    lam: float = 1.0  # ridge regularisation: A starts as lam * I
+
+    def __post_init__(self) -> None:
+        if not self.alpha >= 0:
+            raise ValueError(f"alpha must be >= 0, got {self.alpha!r}")
+        if not self.lam > 0:
+            raise ValueError(f"lam must be > 0, got {self.lam!r}")
+
+
+def scaled_observation(space: gym.spaces.Box) -> Callable[[np.ndarray], np.ndarray]:
+    """Feature map: observation / upper bound (finite, non-zero), then a bias of 1."""
+    high = np.where(np.asarray(space.high, dtype=float) > 0, np.asarray(space.high, dtype=float), 1.0)
+    return lambda obs: np.append(np.asarray(obs, dtype=float) / high, 1.0)
+
+
+class LinUCBModel:
+    """The bandit itself, independent of any env: ``n_arms`` disjoint ridge models in ``d`` dims."""
+
+    def __init__(self, n_arms: int, dim: int, config: LinUCBConfig | None = None):
+        self.config = config or LinUCBConfig()
+        self.A_inv = np.repeat(np.eye(dim)[None] / self.config.lam, n_arms, axis=0)
+        self.b = np.zeros((n_arms, dim))
+        self.counts = np.zeros(n_arms, dtype=np.int64)
+
+    def theta(self) -> np.ndarray:
+        """Ridge estimates theta_a = A_a^-1 b_a for every arm, shape (n_arms, d)."""
+        return np.einsum("kij,kj->ki", self.A_inv, self.b)
+
+    def ucb(self, x: np.ndarray) -> np.ndarray:
+        """UCB score of every arm for context ``x``."""
+        width = np.sqrt(np.maximum(np.einsum("i,kij,j->k", x, self.A_inv, x), 0.0))
+        return self.theta() @ x + self.config.alpha * width
+
+    def select(self, x: np.ndarray, allowed: np.ndarray | None = None) -> int:
+        """The arm with the highest UCB (ties: lowest index), among ``allowed`` if given."""
+        scores = self.ucb(x)
+        if allowed is not None:
+            scores = np.where(allowed, scores, -np.inf)
+        return int(np.argmax(scores))
+
+    def update(self, arm: int, x: np.ndarray, reward: float) -> None:
+        """Add one observation to ``arm``'s model (Sherman-Morrison)."""
+        a_inv = self.A_inv[arm]
+        ax = a_inv @ x
+        a_inv -= np.outer(ax, ax) / (1.0 + x @ ax)
+        self.b[arm] += reward * x
+        self.counts[arm] += 1
+
+
+class LinUCB:
+    """LinUCB over the env's distinct actions, contexts from the observation.
+
+    Args:
+        env: an EndEdgeCloud-style env (bare or FlatAction-wrapped).
+        alpha: confidence-bonus width.
+        lam: ridge regularisation.
+        mask_inaccurate: play only arms whose model meets the request's accuracy requirement.
+    """
+
+    def __init__(self, env: gym.Env, alpha: float = 0.5, lam: float = 1.0, mask_inaccurate: bool = True):
+        self.codec = ActionCodec(env, "LinUCB")
+        base = self.codec.base
+        self.mask_inaccurate = mask_inaccurate
+        self._accuracy = np.array([base.models[self.codec.model_of(i)].top1 for i in range(len(self.codec.actions))])
+        self.features = scaled_observation(self.codec.base.observation_space)
+        dim = self.codec.base.observation_space.shape[0] + 1
+        self.model = LinUCBModel(len(self.codec.actions), dim, LinUCBConfig(alpha, lam))
+        self._last: tuple[int, np.ndarray] | None = None
+
+    def act(self, obs: Any, info: dict) -> Any:
+        """Play the arm with the highest UCB."""
+        x = self.features(obs)
+        allowed = None
+        if self.mask_inaccurate:
+            allowed = self._accuracy >= self.codec.base.request.accuracy_req
+            allowed = allowed if allowed.any() else None
+        arm = self.model.select(x, allowed)
+        self._last = (arm, x)
+        return self.codec.encode(arm)
+
+    def update(self, obs: Any, action: Any, reward: float, next_obs: Any, info: dict) -> None:
+        """Learn from the reward of the arm just played."""
+        if self._last is None:
+            return
+        arm, x = self._last
+        self.model.update(arm, x, reward)
+        self._last = None
+
+    def reset(self) -> None:
+        """Keep the learned models (they carry over between episodes)."""
+        self._last = None

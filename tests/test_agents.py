@@ -1,0 +1,103 @@
+"""Built-in agents, the plug-in protocol and the one runner loop."""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from e3gym.agents import load_agent, run_episode
+from e3gym.agents.base import AgentSpecError, resolve_agent_class
+from e3gym.agents.registry import BUILTIN
+from e3gym.envs import FlatAction
+
+EEC_AGENTS = ["always_local", "always_edge", "always_cloud", "random", "static_best", "greedy", "oracle", "linucb"]
+SHORT = {"scenario_overrides": {"users": {"count": 3}}}
+
+
+@pytest.mark.parametrize("env_id", ["e3gym/EndEdgeCloud-v0", "e3gym/ModelSelection-v0"])
+@pytest.mark.parametrize("name", EEC_AGENTS)
+def test_every_builtin_agent_runs_an_episode(env_id, name):
+    env = gym.make(env_id, max_episode_steps=30, **SHORT)
+    agent = load_agent(name, env)
+    result = run_episode(env, agent, seed=1)
+    assert len(result.rewards) == 30
+    assert np.isfinite(result.total_reward)
+
+
+@pytest.mark.parametrize("name", ["always_local", "greedy", "oracle", "linucb", "static_best"])
+def test_agents_also_act_through_flat_action(name):
+    env = FlatAction(gym.make("e3gym/EndEdgeCloud-v0", max_episode_steps=20, **SHORT))
+    result = run_episode(env, load_agent(name, env), seed=2)
+    assert all(isinstance(a, int) for a in result.actions)
+
+
+def test_always_tier_agents_keep_their_tier():
+    env = gym.make("e3gym/EndEdgeCloud-v0", max_episode_steps=25, **SHORT)
+    for name, tier in [("always_local", "end"), ("always_edge", "edge"), ("always_cloud", "cloud")]:
+        result = run_episode(env, load_agent(name, env), seed=3)
+        assert set(result.metric("tier_name")) == {tier}
+        # the cheapest model that meets each requirement: never an accuracy miss when one is possible
+        assert not result.metric("accuracy_missed").any()
+
+
+def test_oracle_takes_the_best_true_outcome_every_step():
+    env = gym.make("e3gym/EndEdgeCloud-v0", **SHORT)
+    base = env.unwrapped
+    oracle = load_agent("oracle", env)
+    obs, info = env.reset(seed=4)
+    for _ in range(25):
+        action = oracle.act(obs, info)
+        best = base.reward_of(base.what_if(action))
+        others = [base.reward_of(base.what_if(np.array(a))) for a in base.distinct_actions()]
+        assert best >= max(others) - 1e-12
+        obs, reward, *_, info = env.step(action)
+        assert reward == pytest.approx(best)
+
+
+def test_oracle_beats_fixed_policies_on_the_same_seeds():
+    env = gym.make("e3gym/EndEdgeCloud-v0", max_episode_steps=60, **SHORT)
+    mean = lambda name: np.mean([run_episode(env, load_agent(name, env), seed=s).total_reward for s in (5, 6)])
+    oracle = mean("oracle")
+    for name in ("always_local", "always_edge", "always_cloud", "random"):
+        assert oracle > mean(name)
+
+
+def test_static_best_is_the_best_fixed_action_of_its_calibration_run():
+    env = gym.make("e3gym/ModelSelection-v0", **SHORT)
+    agent = load_agent("static_best", env, calibration_steps=50)
+    assert agent.calibration_rewards[agent.index] == max(agent.calibration_rewards)
+    result = run_episode(env, agent, seed=7, max_steps=10)
+    assert len({tuple(a) for a in result.actions}) == 1
+
+
+def test_third_party_agent_by_module_and_class():
+    env = gym.make("e3gym/EndEdgeCloud-v0", max_episode_steps=15, **SHORT)
+    agent = load_agent("thirdparty_agent:FirstAction", env)
+    result = run_episode(env, agent, seed=0)
+    assert agent.updates == 15 and len(result.infos) == 15
+    assert run_episode(env, agent, seed=0, learn=False) and agent.updates == 15
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("no_such_agent", "unknown agent 'no_such_agent'"),
+    ("no_such_module_xyz:Agent", "cannot import module 'no_such_module_xyz'"),
+    ("thirdparty_agent:Missing", "has no attribute 'Missing'"),
+])
+def test_bad_agent_specs(spec, match):
+    with pytest.raises(AgentSpecError, match=match):
+        resolve_agent_class(spec)
+
+
+def test_agent_missing_the_protocol_is_refused():
+    with pytest.raises(AgentSpecError, match="does not implement"):
+        load_agent("fractions:Fraction", gym.make("e3gym/EndEdgeCloud-v0"))
+
+
+def test_agents_refuse_an_env_they_cannot_handle():
+    with pytest.raises(AgentSpecError, match="needs an env with"):
+        load_agent("greedy", gym.make("CartPole-v1"))
+
+
+def test_registry_names_resolve():
+    for name in BUILTIN:
+        assert callable(resolve_agent_class(name))

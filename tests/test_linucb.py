@@ -1,0 +1,54 @@
+"""LinUCB against its closed form."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from e3gym.agents.linucb import LinUCBConfig, LinUCBModel
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n_arms=st.integers(1, 4), dim=st.integers(1, 5), n=st.integers(0, 30),
+       alpha=st.floats(0, 2), lam=st.floats(0.1, 5))
+def test_sherman_morrison_matches_the_closed_form(seed, n_arms, dim, n, alpha, lam):
+    rng = np.random.default_rng(seed)
+    model = LinUCBModel(n_arms, dim, LinUCBConfig(alpha, lam))
+    A = np.repeat(np.eye(dim)[None] * lam, n_arms, axis=0)
+    b = np.zeros((n_arms, dim))
+    for _ in range(n):
+        arm, x, r = int(rng.integers(n_arms)), rng.normal(size=dim), float(rng.normal())
+        model.update(arm, x, r)
+        A[arm] += np.outer(x, x)
+        b[arm] += r * x
+    x = rng.normal(size=dim)
+    theta = np.stack([np.linalg.solve(A[k], b[k]) for k in range(n_arms)])
+    ucb = theta @ x + alpha * np.sqrt([x @ np.linalg.solve(A[k], x) for k in range(n_arms)])
+    np.testing.assert_allclose(model.theta(), theta, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(model.ucb(x), ucb, rtol=1e-7, atol=1e-9)
+    assert model.select(x) == int(np.argmax(model.ucb(x)))
+
+
+def test_learns_the_better_arm_of_a_linear_bandit():
+    rng = np.random.default_rng(0)
+    true = np.array([[1.0, -1.0], [-1.0, 1.0]])  # arm 0 pays on x[0], arm 1 on x[1]
+    model = LinUCBModel(2, 2, LinUCBConfig(alpha=0.5))
+    for _ in range(300):
+        x = rng.uniform(size=2)
+        arm = model.select(x)
+        model.update(arm, x, float(true[arm] @ x + 0.05 * rng.normal()))
+    assert model.select(np.array([1.0, 0.0])) == 0 and model.select(np.array([0.0, 1.0])) == 1
+
+
+def test_allowed_mask_restricts_selection():
+    model = LinUCBModel(3, 2)
+    model.update(2, np.array([1.0, 1.0]), 10.0)
+    assert model.select(np.array([1.0, 1.0])) == 2
+    assert model.select(np.array([1.0, 1.0]), np.array([True, True, False])) in (0, 1)
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(alpha=-1), "alpha"), (dict(lam=0), "lam")])
+def test_bad_hyperparameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LinUCBConfig(**kwargs)
