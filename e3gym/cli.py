@@ -9,6 +9,7 @@ import sys
 # name -> (module, one-line help); modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("e3gym.agents.train", "train a Stable-Baselines3 agent on an e3gym env"),
+    "bench": ("e3gym.bench.cli", "run the leaderboard: every agent x scenario x seed of a suite"),
 }
 
 

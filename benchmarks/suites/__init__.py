@@ -1,0 +1,1 @@
+"""Benchmark suites (TOML), shipped as e3gym.bench.suites."""
