@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -57,6 +58,14 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     out = args.out
     jobs, cells = runner.train_jobs(suite), runner.eval_cells(suite)
+    run_key = runner.run_key(cells, command_line(args))
+    previous = out / "results.json"
+    if previous.exists():
+        done = json.loads(previous.read_text(encoding="utf-8"))
+        if done.get("header", {}).get("run_key") == run_key:  # same cells, same outputs: nothing to redo
+            console.print(report.rich_table(done["rows"], done["aggregates"]))
+            console.print(f"up to date: {out} already holds this run's results")
+            return 0
     cached = sum((out / "cells" / f"{c['key']}.json").exists() for c in cells)
     console.print(f"suite [bold]{suite.id}[/] v{suite.version}: {len(suite.scenarios)} scenarios x "
                   f"{len(suite.agents)} agents x {len(suite.seeds)} seeds = {len(cells)} cells "
@@ -85,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
               "e3gym_version": e3gym.__version__, "machine": report.machine(), "suite": suite.id,
               "suite_version": suite.version, "description": suite.description, "seeds": list(suite.seeds),
               "train_seeds": list(suite.train_seeds), "results_file": os.path.relpath(results_json, link_base),
-              "wall_s": time.perf_counter() - start}
+              "wall_s": time.perf_counter() - start, "run_key": run_key}
     paths = report.write_all(out, rows, aggregates, results, header, args.publish)
     console.print(report.rich_table(rows, aggregates))
     failed = sum(c.get("status") != "ok" for c in results)

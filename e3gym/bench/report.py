@@ -34,6 +34,11 @@ def summarize(cells: list[dict[str, Any]], agents: list[str], scenarios: list[st
     return rows
 
 
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
 def _fmt(v: Any, digits: int = 3) -> str:
     if isinstance(v, float):
         return "-" if math.isnan(v) else f"{v:.{digits}f}"
@@ -60,8 +65,8 @@ def markdown(rows: list[dict[str, Any]], aggregates: dict[str, dict[str, float]]
     for a in order:
         ag, rs = aggregates[a], by_agent.get(a, [])
         lines.append(f"| {a} | {_fmt(ag['iqm'])} | [{_fmt(ag['ci_low'])}, {_fmt(ag['ci_high'])}] | "
-                     f"{_fmt(float(np.nanmean([r['mean_latency_ms'] for r in rs])), 1)} | "
-                     f"{_fmt(float(np.nanmean([r['accuracy'] for r in rs])))} | "
+                     f"{_fmt(_mean([r['mean_latency_ms'] for r in rs]), 1)} | "
+                     f"{_fmt(_mean([r['accuracy'] for r in rs]))} | "
                      f"{max(r['train_steps'] for r in rs)} | {_fmt(sum(r['wall_s'] for r in rs), 1)} |")
     lines += ["", "## Per scenario", "",
               "| scenario | agent | score | mean latency (ms) | p95 latency (ms) | accuracy | energy (J) | "
@@ -119,8 +124,8 @@ def rich_table(rows: list[dict[str, Any]], aggregates: dict[str, dict[str, float
         rs = [r for r in rows if r["agent"] == a]
         ag = aggregates[a]
         table.add_row(a, _fmt(ag["iqm"]), f"[{_fmt(ag['ci_low'])}, {_fmt(ag['ci_high'])}]",
-                      _fmt(float(np.nanmean([r["mean_latency_ms"] for r in rs])), 1),
-                      _fmt(float(np.nanmean([r["accuracy"] for r in rs]))), str(sum(r["failed"] for r in rs)))
+                      _fmt(_mean([r["mean_latency_ms"] for r in rs]), 1),
+                      _fmt(_mean([r["accuracy"] for r in rs])), str(sum(r["failed"] for r in rs)))
     return table
 
 

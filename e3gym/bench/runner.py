@@ -28,6 +28,11 @@ def _key(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def run_key(cells: list[dict[str, Any]], command: str) -> str:
+    """Identity of a whole run's outputs: its cells and the command that wrote them."""
+    return _key({"cells": sorted(c["key"] for c in cells), "command": command})
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON via a temporary file and ``os.replace``: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
