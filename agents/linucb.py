@@ -14,6 +14,12 @@ constant 1 (the bias). As with :class:`~e3gym.envs.FlatAction`'s masks, arms who
 request's accuracy requirement are left out when some arm meets it (a linear model cannot learn
 that step from the requirement alone). The learned models persist across episodes; ``reset``
 forgets nothing.
+
+Prior mean: Li et al. start every ``theta_a`` at 0. Rewards here are negative (minus latency), so
+an untried arm would look better than every tried one and each of the hundreds of arms would be
+tried in every region of the context space. ``prior="first"`` (the default) centres the ridge
+prior of every arm on the first reward observed (``b_a += lam * r_0 * e_bias``, i.e. a Gaussian
+prior on ``theta_a`` with mean ``r_0`` on the bias feature); ``prior=None`` is the original zero prior.
 """
 from __future__ import annotations
 
@@ -71,6 +77,10 @@ class LinUCBModel:
             scores = np.where(allowed, scores, -np.inf)
         return int(np.argmax(scores))
 
+    def add_prior_mean(self, value: float, bias_index: int = -1) -> None:
+        """Centre every arm's ridge prior on ``value`` for the bias feature (``b += lam * value * e``)."""
+        self.b[:, bias_index] += self.config.lam * value
+
     def update(self, arm: int, x: np.ndarray, reward: float) -> None:
         """Add one observation to ``arm``'s model (Sherman-Morrison)."""
         a_inv = self.A_inv[arm]
@@ -88,9 +98,13 @@ class LinUCB:
         alpha: confidence-bonus width.
         lam: ridge regularisation.
         mask_inaccurate: play only arms whose model meets the request's accuracy requirement.
+        prior: "first" (prior mean = the first reward observed), a number, or None (zero prior).
     """
 
-    def __init__(self, env: gym.Env, alpha: float = 0.5, lam: float = 1.0, mask_inaccurate: bool = True):
+    def __init__(self, env: gym.Env, alpha: float = 0.5, lam: float = 1.0, mask_inaccurate: bool = True,
+                 prior: str | float | None = "first"):
+        if not (prior is None or prior == "first" or isinstance(prior, (int, float))):
+            raise ValueError(f"prior must be 'first', a number or None, got {prior!r}")
         self.codec = ActionCodec(env, "LinUCB")
         base = self.codec.base
         self.mask_inaccurate = mask_inaccurate
@@ -99,6 +113,9 @@ class LinUCB:
         dim = self.codec.base.observation_space.shape[0] + 1
         self.model = LinUCBModel(len(self.codec.actions), dim, LinUCBConfig(alpha, lam))
         self._last: tuple[int, np.ndarray] | None = None
+        self._prior_pending = prior == "first"
+        if isinstance(prior, (int, float)):
+            self.model.add_prior_mean(float(prior))
 
     def act(self, obs: Any, info: dict) -> Any:
         """Play the arm with the highest UCB."""
@@ -116,6 +133,9 @@ class LinUCB:
         if self._last is None:
             return
         arm, x = self._last
+        if self._prior_pending:
+            self.model.add_prior_mean(reward)
+            self._prior_pending = False
         self.model.update(arm, x, reward)
         self._last = None
 

@@ -39,8 +39,11 @@ def algo_class(algo: str) -> type:
 
 
 def make_env(env_id: str, algo: str, monitor: bool = True, **env_kwargs: Any) -> gym.Env:
-    """The env ``algo`` trains and acts on."""
+    """The env ``algo`` trains and acts on: observations rescaled to [-1, 1] by the space's bounds."""
     env = gym.make(env_id, **env_kwargs)
+    if isinstance(env.observation_space, gym.spaces.Box):
+        # Fixed bounds, not running statistics: the same mapping in training and evaluation.
+        env = gym.wrappers.RescaleObservation(env, -1.0, 1.0)
     if algo in FLAT_ALGOS:
         env = FlatAction(env)
     elif not isinstance(env.action_space, (gym.spaces.MultiDiscrete, gym.spaces.Discrete, gym.spaces.Box)):

@@ -101,3 +101,28 @@ def test_agents_refuse_an_env_they_cannot_handle():
 def test_registry_names_resolve():
     for name in BUILTIN:
         assert callable(resolve_agent_class(name))
+
+
+def test_custom_agent_example_plugs_in(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    out = subprocess.run([sys.executable, str(examples / "custom_agent.py")], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "mean latency" in out.stdout
+    assert len((examples / "custom_agent.py").read_text().splitlines()) < 40
+
+
+def test_rl_zoo_hyperparameter_files_name_registered_envs():
+    import yaml
+    from importlib import resources
+
+    import e3gym
+    folder = resources.files("e3gym.agents") / "hyperparams"
+    for name in ("ppo.yml", "a2c.yml", "dqn.yml"):
+        text = (folder / name).read_text()
+        data = yaml.load(text, Loader=yaml.SafeLoader)
+        assert set(data) <= set(e3gym.ENVIRONMENTS)
+        assert all(cfg["n_timesteps"] > 0 for cfg in data.values())

@@ -52,3 +52,15 @@ def test_allowed_mask_restricts_selection():
 def test_bad_hyperparameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LinUCBConfig(**kwargs)
+
+
+def test_prior_mean_shifts_untried_arms_to_the_prior():
+    model = LinUCBModel(3, 3, LinUCBConfig(alpha=0.0, lam=2.0))
+    model.add_prior_mean(-0.7)
+    x = np.array([0.3, 0.9, 1.0])  # last feature is the bias
+    np.testing.assert_allclose(model.ucb(x), -0.7)
+    # the same as a ridge fit whose prior mean is -0.7 on the bias: closed form with b = lam * mu
+    model.update(0, x, -0.2)
+    A = 2.0 * np.eye(3) + np.outer(x, x)
+    b = 2.0 * np.array([0, 0, -0.7]) + -0.2 * x
+    np.testing.assert_allclose(model.theta()[0], np.linalg.solve(A, b))

@@ -107,7 +107,10 @@ def run_train_job(job: dict[str, Any], out_dir: str) -> dict[str, Any]:
     """Train one RL agent on its scenario's training seeds and save it (skipped when saved)."""
     from stable_baselines3.common.monitor import Monitor
 
+    import torch
+
     from e3gym.agents.sb3 import algo_class, save_trained
+    torch.set_num_threads(1)  # small MLPs gain nothing from threads; parallel jobs would oversubscribe
     path = Path(out_dir) / "models" / job["key"]
     if path.with_suffix(".json").exists():
         return {"key": job["key"], "cached": True}
@@ -152,7 +155,10 @@ def run_eval_cell(cell: dict[str, Any], out_dir: str) -> dict[str, Any]:
         env = _make_env(cell)
         train_steps = 0
         if agent_entry.is_rl:
+            import torch
+
             from e3gym.agents.sb3 import SB3Agent, load_trained
+            torch.set_num_threads(1)
             model_path = Path(out_dir) / "models" / cell["model_key"]
             agent = SB3Agent(load_trained(model_path, env), env)
             train_steps = agent_entry.train_steps

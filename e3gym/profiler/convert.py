@@ -4,12 +4,14 @@ Three kinds of device profile come out of it (see ``profiles/README.md``):
 
 * ``measured``: one reference file made by ``profile_ref.py`` (per-block and one-piece latency of
   torchvision classifiers), converted from milliseconds to seconds and nothing else;
-* ``published``: the MLPerf Inference v5.0 AWS m7g.2xlarge TFLite table, whole-model figures only;
+* ``published``: whole-model figures of the transcribed MLPerf tables in ``profiles/sources`` (v5.0
+  AWS Graviton TFLite/ArmNN, v2.0 Krai ResNet50 on ARM boards);
 * ``calibrated``: a measured per-block profile whose every figure is multiplied, per model, by the
   factor that makes its one-piece median equal a published figure for the target hardware.
 
-Regenerate with ``python -m e3gym.profiler.convert --reference ../shared/reference --out profiles``.
-Numpy/stdlib only: no torch needed.
+Regenerate with ``python -m e3gym.profiler.convert --reference ../shared/reference --out profiles``
+from the repository root. Per-block ``flops``/``param_bytes`` already in the output's
+``models/torchvision.json`` (added by ``e3gym.profiler.flops``) are carried over. Stdlib only: no torch.
 """
 from __future__ import annotations
 
@@ -26,7 +28,6 @@ from typing import Any, Iterable, Mapping
 from e3gym.core.profiles import (DEVICE_SCHEMA, MODEL_SCHEMA, check_device_against_models, parse_device,
                                  parse_models)
 
-MLPERF_CSV = "published/mlperf5-aws-m7g.2xlarge-tflite.csv"
 CAMERA_NOTE = ("input_bytes: the camera image as uint8 RGB 3x{r}x{r}, what is uploaded at cut 0; "
                "block output_bytes: float32 activations (4 bytes per element)")
 
@@ -53,16 +54,17 @@ H100_POWER = {"busy_w": 700.0, "idle_w": None, "transmit_w": None,
               "note": "GPU board only, an upper bound: batch-1 inference draws less; host CPU not included"}
 NO_POWER = {"busy_w": None, "idle_w": None, "transmit_w": None, "note": "no cited power figure for this CPU"}
 
-# Raspberry Pi 4: MLPerf v2.0 Krai ResNet50 single-stream, the median of the official run (the
-# calibration sets medians).
-RPI4_TARGETS_S = {"resnet50": 0.32905}
+# Raspberry Pi 4: MLPerf v2.0 Krai ResNet50 single-stream, the median ("50.00 percentile latency
+# (ns) : 329052669") of the official run, since the calibration sets medians.
+RPI4_TARGETS_S = {"resnet50": 0.329052669}
 RPI4_CITATION = ("MLPerf Inference v2.0, Krai submission, closed division (mlcommons/inference_results_v2.0, "
                  "closed/Krai/results/rpi4-armnn-v21.11-neon/resnet50/singlestream/performance/run_1/"
                  "mlperf_log_summary.txt): ResNet50 single-stream on Raspberry Pi 4 Model B Rev 1.4 (4x Cortex-A72 "
-                 "@ 1.8 GHz, ArmNN v21.11 NEON), median 329.05 ms")
+                 "@ 1.8 GHz, ArmNN v21.11 NEON), 50.00 percentile latency 329052669 ns = 329.05 ms")
 RPI4_LOG_CHECK = ("the same log reports min 319.08 ms, mean 333.39 ms, p90 347.37 ms and early-stopping p90 "
-                  "349.11 ms (profiles/sources/mlperf2-krai-arm-boards.csv); the 312-319 ms range quoted in the "
-                  "reference data README matches the run's minimum, not its median")
+                  "349.11 ms (the published rpi4-cortex-a72-armnn figure, profiles/sources/mlperf2-krai-arm-"
+                  "boards.csv); the 312-319 ms range quoted in the reference data README is not in this log "
+                  "(its minimum is 319.08 ms) and is not used")
 RPI4_POWER = {"busy_w": 6.4, "idle_w": 2.7, "transmit_w": None,
               "source": "RasPi.TV (Alex Eames), 'How much power does Pi4B use? Power Measurements', 2019: "
                         "Raspberry Pi 4 Model B idle 540 mA = 2.7 W, 400% CPU load (stress --cpu 4) "
@@ -75,8 +77,6 @@ M7G_MATCHES = {
     "mobilenet_v3_large": "mobilenet-v3-precision_float-large-224",
     "mobilenet_v3_small": "mobilenet-v3-precision_float-small-224",
 }
-M7G_HARDWARE = {"platform": "AWS EC2 m7g.2xlarge", "cpu_model": "AWS Graviton3 (Arm Neoverse V1)",
-                "vcpus": 8, "machine": "aarch64", "framework": "TFLite (ctuning_cpp_tflite)"}
 # EfficientNet-Lite input resolution and width multiplier (tensorflow/tpu EfficientNet-Lite release)
 LITE = {0: (224, 1.0), 1: (240, 1.0), 2: (260, 1.1), 3: (280, 1.2), 4: (300, 1.4)}
 # torchvision weights whose accuracy was evaluated at another resolution than the profiled 224
@@ -214,9 +214,31 @@ def reference_to_device(ref: Mapping[str, Any], name: str, tier: str, ref_file: 
             "power": H100_POWER if gpu else NO_POWER, "provenance": prov, "models": models}
 
 
-# --------------------------------------------------------------------------- MLPerf TFLite table
+# --------------------------------------------------------------------------- published tables (profiles/sources)
+SOURCES = "profiles/sources"
+# the MLPerf v5.0 table whose top-1 is the canonical accuracy of each TFLite variant in the model file
+CANONICAL_TABLE = "mlperf5-aws-m7g.2xlarge-tflite.csv"
+NOT_CITED_POWER = {"busy_w": None, "idle_w": None, "transmit_w": None, "note": "no cited power figure"}
+# AWS instance family -> (tier hint, why); the published Graviton tables span three core generations
+AWS_TIER_REASONS = {
+    "c6g": ("end", "Graviton2 (Arm Neoverse N1, a Cortex-A76-class core): an ARM Neoverse N1 server instance "
+                   "standing in for an ARM end device, as in the TECS 2022 setup of AWS and ARM core "
+                   "configurations"),
+    "c6gd": ("end", "Graviton2 (Arm Neoverse N1, a Cortex-A76-class core): an ARM Neoverse N1 server instance "
+                    "standing in for an ARM end device, as in the TECS 2022 setup of AWS and ARM core "
+                    "configurations"),
+    "c7g": ("edge", "Graviton3 (Arm Neoverse V1): a current 8-16 vCPU Arm server instance, the compute an "
+                    "edge server offers"),
+    "m7g": ("edge", "Graviton3 (Arm Neoverse V1): a current 8-vCPU Arm server instance, the compute an edge "
+                    "server offers"),
+    "m8g": ("cloud", "Graviton4 (Arm Neoverse V2): the newest and fastest Arm server core of the tables, "
+                     "datacenter-class"),
+}
+AWS_FRAMEWORKS = {"tflite": "TFLite", "armnn": "ArmNN"}
+
+
 def read_mlperf_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """The ``#`` header comments and the rows of the MLPerf table."""
+    """The ``#`` header comments and the rows of a transcribed MLPerf table."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     comments = [ln.lstrip("# ").strip() for ln in lines if ln.startswith("#")]
     rows = list(csv.DictReader(ln for ln in lines if ln.strip() and not ln.startswith("#")))
@@ -242,13 +264,25 @@ def parse_mlperf_name(name: str) -> tuple[str, dict[str, Any], int]:
     raise ValueError(f"unrecognised MLPerf model name {name!r}")
 
 
-def mlperf_source(comments: list[str]) -> str:
-    """The citation of the MLPerf table, from its header comments."""
-    return " ".join(comments[:2]) + f" (transcribed in e3gym reference data {MLPERF_CSV})"
+def table_source(comments: list[str], path: Path) -> str:
+    """The citation of a transcribed table: its first two header lines and where it is transcribed."""
+    return " ".join(comments[:2]) + f" (transcribed in e3gym {SOURCES}/{Path(path).name})"
 
 
-def mlperf_to_models(comments: list[str], rows: Iterable[Mapping[str, str]]) -> dict[str, Any]:
-    """A ``e3gym.model/1`` dict of whole-model-only TFLite variants with the submitter's top-1."""
+def top1(row: Mapping[str, str]) -> float:
+    """A table's ``accuracy_top1_pct`` as a fraction."""
+    return round(float(row["accuracy_top1_pct"]) / 100.0, 6)
+
+
+def single_figure(ms: float) -> dict[str, Any]:
+    """Whole-model stats from the one published figure: ``median_s = p10_s = p90_s``, ``n = 1``."""
+    s = seconds(ms)
+    return {"median_s": s, "p10_s": s, "p90_s": s, "n": 1}
+
+
+def mlperf_to_models(path: Path) -> dict[str, Any]:
+    """A ``e3gym.model/1`` dict of whole-model-only TFLite variants with the canonical table's top-1."""
+    comments, rows = read_mlperf_csv(path)
     models = []
     for row in rows:
         family, variant, classes = parse_mlperf_name(row["model"])
@@ -259,8 +293,8 @@ def mlperf_to_models(comments: list[str], rows: Iterable[Mapping[str, str]]) -> 
             note += "; the class count (1000, or 1001 with a background class) is assumed, not confirmed"
         models.append({
             "name": row["model"], "family": family, "variant": {**variant, "framework": "tflite"},
-            "accuracy": {"top1": round(float(row["accuracy_top1_pct"]) / 100.0, 6),
-                         "source": "ImageNet top-1 measured by the submitter: " + mlperf_source(comments)},
+            "accuracy": {"top1": top1(row),
+                         "source": "ImageNet top-1 measured by the submitter: " + table_source(comments, path)},
             "input_bytes": 3 * variant["resolution"] ** 2, "output_bytes": classes * per, "note": note,
         })
     return {"schema": MODEL_SCHEMA,
@@ -269,105 +303,115 @@ def mlperf_to_models(comments: list[str], rows: Iterable[Mapping[str, str]]) -> 
             "models": models}
 
 
-def mlperf_to_device(comments: list[str], rows: Iterable[Mapping[str, str]]) -> dict[str, Any]:
-    """The ``published`` AWS m7g.2xlarge TFLite device: the single p90 figure per model."""
-    models = {}
-    for row in rows:
-        p90 = seconds(float(row["latency_p90_ms"]))
-        models[row["model"]] = {"total": {"median_s": p90, "p10_s": p90, "p90_s": p90, "n": 1}}
-    prov = {"method": "published", "source": mlperf_source(comments),
-            "statistic": "only one figure is published per model, the p90 single-stream latency; "
-                         "median_s = p10_s = p90_s = that figure and n = 1",
-            "date": "2025-04 (MLPerf Inference v5.0 results)", "reference_file": MLPERF_CSV,
-            "notes": ["tier 'edge' is a hint: an 8-vCPU Arm server instance"]}
-    return {"schema": DEVICE_SCHEMA, "name": "aws-m7g.2xlarge-tflite", "tier": "edge",
-            "hardware": {**M7G_HARDWARE, "dtype": "per model (float32, uint8 or int8)"},
-            "power": {"busy_w": None, "idle_w": None, "transmit_w": None, "note": "no cited power figure"},
-            "provenance": prov, "models": models}
-
-
-# --------------------------------------------------------------------------- more published tables
-SOURCES = "profiles/sources"
-# instance family -> (tier hint, why)
-AWS_TIERS = {
-    "c6g": ("end", "Graviton2 (Arm Neoverse N1, a Cortex-A76-class core): an ARM core configuration standing in "
-                   "for an ARM end device, as in the TECS 2022 setup of AWS and ARM core configurations"),
-    "c6gd": ("end", "Graviton2 (Arm Neoverse N1, a Cortex-A76-class core): an ARM core configuration standing in "
-                    "for an ARM end device, as in the TECS 2022 setup of AWS and ARM core configurations"),
-    "c7g": ("edge", "Graviton3 (Arm Neoverse V1) server instance"),
-    "m7g": ("edge", "Graviton3 (Arm Neoverse V1) server instance"),
-    "m8g": ("cloud", "Graviton4 (Arm Neoverse V2), the newest and fastest Arm server core of the tables"),
-}
+def aws_header(comments: list[str], path: Path) -> dict[str, Any]:
+    """Instance, CPU, vCPUs, framework and cited source path from an AWS table's ``#`` header."""
+    head = re.search(r"platform aws_(\S+) \(AWS (Graviton\d), Arm (Neoverse \w+), (\d+) vCPU\), "
+                     r"(TFLite|ArmNN) \(([^)]*)\)", comments[0] if comments else "")
+    src = re.search(r"Source: repository (\S+), (\S+)", comments[1] if len(comments) > 1 else "")
+    if not head or not src:
+        raise ValueError(f"{path}: header must start with the 'platform aws_<instance> (AWS <GravitonN>, Arm "
+                         "<core>, <n> vCPU), <TFLite|ArmNN> (...)' line and the 'Source: repository ..., <path>' line")
+    return {"instance": head[1], "cpu_model": f"AWS {head[2]} (Arm {head[3]})", "vcpus": int(head[4]),
+            "framework": f"{head[5]} ({head[6]})", "repository": src[1], "path": src[2]}
 
 
 def aws_table_device(path: Path, canonical: Mapping[str, float]) -> dict[str, Any]:
-    """A ``published`` whole-model device from one MLPerf v5.0 AWS Graviton CSV in ``profiles/sources``.
+    """A ``published`` whole-model device from one MLPerf v5.0 AWS Graviton table in ``profiles/sources``.
 
-    ``canonical`` maps model -> the top-1 in the model file; where this table's measured top-1
-    differs, the entry keeps it as ``measured_top1``.
+    ``canonical`` maps model -> the top-1 in the model file; where this table's top-1 differs, the
+    device's model entry keeps it as ``measured_top1``.
     """
+    path = Path(path)
     m = re.fullmatch(r"mlperf5-aws-(([a-z0-9]+)\.[a-z0-9]+)-(tflite|armnn)\.csv", path.name)
     if not m:
-        raise ValueError(f"{path}: expected a name like mlperf5-aws-<instance>-<tflite|armnn>.csv")
+        raise ValueError(f"{path}: expected a file name like mlperf5-aws-<instance>-<tflite|armnn>.csv")
     instance, family, backend = m[1], m[2], m[3]
-    tier, why = AWS_TIERS[family]
+    if family not in AWS_TIER_REASONS:
+        raise ValueError(f"{path}: no tier hint for instance family {family!r}; known: {sorted(AWS_TIER_REASONS)}")
+    tier, why = AWS_TIER_REASONS[family]
     comments, rows = read_mlperf_csv(path)
-    models = {}
+    head = aws_header(comments, path)
+    if head["instance"] != instance or not head["framework"].lower().startswith(backend):
+        raise ValueError(f"{path}: header names {head['instance']} / {head['framework']}, the file name "
+                         f"{instance} / {backend}")
+    models, differ = {}, []
     for row in rows:
-        fig = seconds(float(row["latency_p90_ms"]))
-        entry: dict[str, Any] = {"total": {"median_s": fig, "p10_s": fig, "p90_s": fig, "n": 1}}
-        top1 = round(float(row["accuracy_top1_pct"]) / 100.0, 6)
-        if row["model"] in canonical and top1 != canonical[row["model"]]:
-            entry["measured_top1"] = top1
+        entry: dict[str, Any] = {"total": single_figure(float(row["latency_p90_ms"]))}
+        if row["model"] in canonical and top1(row) != canonical[row["model"]]:
+            entry["measured_top1"] = top1(row)
+            differ.append(row["model"])
         models[row["model"]] = entry
-    prov = {"method": "published", "source": " ".join(comments[:2]) + f" (transcribed in e3gym {SOURCES}/{path.name})",
-            "statistic": "one figure is published per model, loadgen's single-stream 90th-percentile (early-stopping) "
+    notes = [f"tier {tier!r} is a hint: {why}"]
+    if differ:
+        notes.append(f"accuracy: the model file keeps the top-1 of {SOURCES}/{CANONICAL_TABLE}; this table measured "
+                     f"another top-1 for {len(differ)} variant(s), kept per model as measured_top1")
+    prov = {"method": "published", "source": table_source(comments, path),
+            "source_repository": head["repository"], "source_path": head["path"],
+            "source_file": f"{SOURCES}/{path.name}",
+            "statistic": "one figure is published per model, loadgen's single-stream early-stopping 90th-percentile "
                          "estimate; median_s = p10_s = p90_s = that figure and n = 1",
-            "date": "2025-04 (MLPerf Inference v5.0 results)", "source_file": f"{SOURCES}/{path.name}",
-            "notes": [f"tier {tier!r} is a hint: {why}",
-                      "accuracy: the model file keeps the m7g TFLite table's top-1; where this table measured "
-                      "another value, the model entry holds it as measured_top1"] + comments[2:]}
-    return {"schema": DEVICE_SCHEMA, "name": f"aws-{instance}-{backend}", "tier": tier,
-            "hardware": {"platform": f"AWS EC2 {instance}", "cpu": why.split(":")[0].split(" server")[0],
-                         "framework": "TFLite (ctuning_cpp_tflite)" if backend == "tflite" else "ArmNN (TFLite delegate, NEON)",
-                         "dtype": "per model (float32, uint8 or int8)"},
-            "power": {"busy_w": None, "idle_w": None, "transmit_w": None, "note": "no cited power figure"},
-            "provenance": prov, "models": models}
+            "date": "2025-04 (MLPerf Inference v5.0 results)", "notes": notes + comments[2:]}
+    hardware = {"platform": f"AWS EC2 {instance}", "cpu_model": head["cpu_model"], "vcpus": head["vcpus"],
+                "machine": "aarch64", "framework": head["framework"], "dtype": "per model (float32, uint8 or int8)"}
+    return {"schema": DEVICE_SCHEMA, "name": f"aws-{instance}-{backend}", "tier": tier, "hardware": hardware,
+            "power": NOT_CITED_POWER, "provenance": prov, "models": models}
 
 
-# platform column of mlperf2-krai-arm-boards.csv -> (device name prefix, hardware)
+# platform column of mlperf2-krai-arm-boards.csv -> (device name prefix, key in the row notes, hardware)
 KRAI_BOARDS = {
-    "rpi4": ("rpi4-cortex-a72", "Raspberry Pi 4 Model B Rev 1.4, 4x Arm Cortex-A72 @ 1.8 GHz"),
-    "odroid-n2+": ("odroid-n2plus", "Odroid N2+, Amlogic S922X, 4x Cortex-A73 @ 2.2 GHz + 2x Cortex-A53"),
-    "xavier-agx-cpu": ("xavier-agx-cpu", "NVIDIA Jetson AGX Xavier CPU only, 8x Carmel (ARMv8.2) @ 2.27 GHz, MAXN"),
+    "rpi4": ("rpi4-cortex-a72", "rpi4", "Raspberry Pi 4 Model B Rev 1.4, 4x Arm Cortex-A72 @ 1.8 GHz"),
+    "odroid-n2+": ("odroid-n2plus", "odroid", "Odroid N2+, Amlogic S922X, 4x Cortex-A73 @ 2.2 GHz + 2x Cortex-A53"),
+    "xavier-agx-cpu": ("xavier-agx-cpu", "xavier",
+                       "NVIDIA Jetson AGX Xavier CPU only, 8x Carmel (ARMv8.2) @ 2.27 GHz, power mode MAXN"),
 }
+# loadgen statistic in a Krai row note -> key in provenance.log_figures_ms (v2.0 summary and detail log wording)
+KRAI_FIGURES = {"early_stopping_p90": r"(?:early-stopping p90|early_stopping_latency_ss) (\d+) ns",
+                "p90": r"(?:raw p90|result_90\.00_percentile_latency_ns) (\d+) ns",
+                "min": r"\bmin (\d+) ns", "mean": r"\bmean (\d+) ns"}
+
+
+def krai_row_notes(comments: list[str]) -> dict[str, str]:
+    """The ``Row N <board>/<backend>: ...`` header lines, keyed ``<board>/<backend>``."""
+    return {m[1]: m[2] for c in comments if (m := re.match(r"Row \d+ (\w+/\w+): (.*)", c))}
 
 
 def krai_devices(path: Path) -> dict[str, dict[str, Any]]:
     """``published`` ResNet50-only end devices from the MLPerf v2.0 Krai ARM board table."""
+    path = Path(path)
     comments, rows = read_mlperf_csv(path)
+    notes_by_row = krai_row_notes(comments)
     out = {}
     for row in rows:
-        prefix, hardware = KRAI_BOARDS[row["platform"]]
+        if row["platform"] not in KRAI_BOARDS:
+            raise ValueError(f"{path}: unknown platform {row['platform']!r}; known: {sorted(KRAI_BOARDS)}")
+        prefix, key, hardware = KRAI_BOARDS[row["platform"]]
         backend = row["backend"].split("-")[0]
-        name = f"{prefix}-{backend}"
-        fig = seconds(float(row["latency_p90_ms"]))
-        detail = next((c for c in comments if c.startswith(f"Row") and f" {row['platform'].split('-')[0]}" in c
-                       and backend in c), "")
-        prov = {"method": "published", "source": " ".join(comments[:2]) + f" (transcribed in e3gym {SOURCES}/{path.name})",
-                "statistic": "loadgen's single-stream early-stopping 90th-percentile estimate; median_s = p10_s = "
-                             "p90_s = that figure and n = 1",
-                "date": "2022-04 (MLPerf Inference v2.0 results)", "source_file": f"{SOURCES}/{path.name}",
-                "notes": [detail, "the latency is of MLPerf's ResNet50 v1.5, the architecture of torchvision's "
-                                  "resnet50; the accuracy in the model file is torchvision's weights'",
-                          "tier 'end' is a hint: an ARM single-board computer / embedded module CPU"]}
+        name, detail = f"{prefix}-{backend}", notes_by_row.get(f"{key}/{backend}")
+        if detail is None:
+            raise ValueError(f"{path}: no '# Row N {key}/{backend}: ...' header line for the {name} row")
+        figures = {k: sig(int(m[1]) / 1e6) for k, rx in KRAI_FIGURES.items() if (m := re.search(rx, detail))}
+        if figures.get("early_stopping_p90") != sig(float(row["latency_p90_ms"])):
+            raise ValueError(f"{path}: {name} latency_p90_ms {row['latency_p90_ms']} is not the early-stopping p90 "
+                             f"of its header line ({figures.get('early_stopping_p90')} ms)")
+        entry: dict[str, Any] = {"total": single_figure(float(row["latency_p90_ms"]))}
+        notes = [detail, "the latency is of MLPerf's ResNet50 v1.5, the architecture of torchvision's resnet50; "
+                         "the accuracy in the model file is that of torchvision's weights",
+                 "tier 'end' is a hint: an ARM single-board computer / embedded module CPU"]
+        if row["accuracy_top1_pct"]:
+            entry["measured_top1"] = top1(row)
+            notes.append("measured_top1: the MLPerf ResNet50 v1.5 weights' top-1 measured by the submitter")
+        prov = {"method": "published", "source": table_source(comments, path), "source_file": f"{SOURCES}/{path.name}",
+                "log_file": detail.split(":")[0],
+                "statistic": "loadgen's single-stream early-stopping 90th-percentile estimate (the v2.0 SingleStream "
+                             "result); median_s = p10_s = p90_s = that figure and n = 1; log_figures_ms holds the "
+                             "other statistics the table's header gives for this run",
+                "log_figures_ms": figures,
+                "date": "2022-04 (MLPerf Inference v2.0 results)", "notes": notes}
         out[name] = {"schema": DEVICE_SCHEMA, "name": name, "tier": "end",
-                     "hardware": {"platform": hardware, "framework": row["backend"], "dtype": "float32"},
-                     "power": {"busy_w": None, "idle_w": None, "transmit_w": None, "note": "no cited power figure"},
-                     "provenance": prov, "models": {"resnet50": {"total": {"median_s": fig, "p10_s": fig,
-                                                                           "p90_s": fig, "n": 1}}}}
+                     "hardware": {"platform": hardware, "machine": "aarch64", "framework": row["backend"],
+                                  "dtype": "float32"},
+                     "power": NOT_CITED_POWER, "provenance": prov, "models": {"resnet50": entry}}
     return out
-
 
 # --------------------------------------------------------------------------- calibration
 def geomean(values: Iterable[float]) -> float:
@@ -420,9 +464,10 @@ def rpi4_device(epyc_t1: Mapping[str, Any]) -> dict[str, Any]:
                       "the other models' ratios are assumptions, not measurements on the Pi",
                       "tier 'end' is a hint: a single-board computer"]}
     return {"schema": DEVICE_SCHEMA, "name": "rpi4-cortex-a72", "tier": "end",
-            "hardware": {"platform": "Raspberry Pi 4 Model B", "cpu_model": "Broadcom BCM2711, 4x Arm Cortex-A72 "
-                         "@ 1.8 GHz (Model B Rev 1.4, as in the MLPerf system description)", "machine": "aarch64", "framework": "ArmNN (NEON) for the matched figure",
-                         "dtype": "float32"},
+            "hardware": {"platform": "Raspberry Pi 4 Model B",
+                         "cpu_model": "Broadcom BCM2711, 4x Arm Cortex-A72 @ 1.8 GHz (Model B Rev 1.4, as in the "
+                                      "MLPerf system description)",
+                         "machine": "aarch64", "framework": "ArmNN (NEON) for the matched figure", "dtype": "float32"},
             "power": RPI4_POWER, "provenance": prov, "models": models}
 
 
@@ -446,29 +491,56 @@ def m7g_device(xeon_t4: Mapping[str, Any], published: Mapping[str, Any]) -> dict
                       "using the p90 figure as the median is slightly pessimistic",
                       "tier 'edge' is a hint: an 8-vCPU Arm server instance"]}
     return {"schema": DEVICE_SCHEMA, "name": "aws-m7g.2xlarge-calibrated", "tier": "edge",
-            "hardware": {**M7G_HARDWARE, "dtype": "float32"},
-            "power": {"busy_w": None, "idle_w": None, "transmit_w": None, "note": "no cited power figure"},
+            "hardware": {**published["hardware"], "dtype": "float32"}, "power": NOT_CITED_POWER,
             "provenance": prov, "models": models}
 
 
 # --------------------------------------------------------------------------- everything
-def build_all(reference: Path, sources: Path = Path(SOURCES)) -> dict[str, dict[str, Any]]:
-    """Every shipped profile, keyed by its path under ``profiles/``, validated against the loader."""
-    reference = Path(reference)
+BLOCK_COSTS = ("flops", "param_bytes")  # per-block fields written by e3gym.profiler.flops, not by this converter
+
+
+def carry_block_costs(models: dict[str, Any], existing: Path) -> dict[str, Any]:
+    """``models`` with each block's ``flops``/``param_bytes`` copied from ``existing`` (same model and block name)."""
+    existing = Path(existing)
+    if not existing.is_file():
+        return models
+    try:
+        old = load_json(existing)
+        costs = {(m["name"], b["name"]): {k: b[k] for k in BLOCK_COSTS if k in b}
+                 for m in old["models"] for b in m.get("blocks") or []}
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{existing}: cannot read per-block costs to carry over ({e})") from e
+    for m in models["models"]:
+        for b in m.get("blocks") or []:
+            b.update(costs.get((m["name"], b["name"]), {}))
+    return models
+
+
+def build_all(reference: Path, sources: Path = Path(SOURCES), existing: Path | None = None
+              ) -> dict[str, dict[str, Any]]:
+    """Every profile this converter makes, keyed by its path under ``profiles/``, validated against the loader.
+
+    ``reference`` holds the measured per-block profiles, ``sources`` the transcribed published tables;
+    ``existing`` is the folder about to be overwritten, whose per-block costs are carried over.
+    """
+    reference, sources = Path(reference), Path(sources)
     refs = {name: load_json(reference / "profiles" / f) for name, (f, _) in MEASURED.items()}
-    out: dict[str, dict[str, Any]] = {"models/torchvision.json": reference_to_models(refs["h100-fp32"])}
+    torchvision = reference_to_models(refs["h100-fp32"])
+    if existing is not None:
+        torchvision = carry_block_costs(torchvision, Path(existing) / "models" / "torchvision.json")
+    out: dict[str, dict[str, Any]] = {"models/torchvision.json": torchvision,
+                                      "models/mlperf-tflite.json": mlperf_to_models(sources / CANONICAL_TABLE)}
     devices = {name: reference_to_device(refs[name], name, tier, f) for name, (f, tier) in MEASURED.items()}
-    comments, rows = read_mlperf_csv(reference / MLPERF_CSV)
-    out["models/mlperf-tflite.json"] = mlperf_to_models(comments, rows)
-    devices["aws-m7g.2xlarge-tflite"] = mlperf_to_device(comments, rows)
+    canonical = {m["name"]: m["accuracy"]["top1"] for m in out["models/mlperf-tflite.json"]["models"]}
+    tables = sorted(sources.glob("mlperf5-aws-*.csv"))
+    if not tables:
+        raise ValueError(f"sources {sources}: no mlperf5-aws-*.csv tables found")
+    for path in tables:
+        device = aws_table_device(path, canonical)
+        devices[device["name"]] = device
+    devices.update(krai_devices(sources / "mlperf2-krai-arm-boards.csv"))
     devices["rpi4-cortex-a72"] = rpi4_device(devices["epyc-t1"])
     devices["aws-m7g.2xlarge-calibrated"] = m7g_device(devices["xeon-t4"], devices["aws-m7g.2xlarge-tflite"])
-    sources = Path(sources)
-    canonical = {m["name"]: m["accuracy"]["top1"] for m in out["models/mlperf-tflite.json"]["models"]}
-    for path in sorted(sources.glob("mlperf5-aws-*.csv")):
-        device = aws_table_device(path, canonical)
-        devices.setdefault(device["name"], device)  # the m7g TFLite table is built above
-    devices.update(krai_devices(sources / "mlperf2-krai-arm-boards.csv"))
     out.update({f"devices/{name}.json": d for name, d in devices.items()})
     check_consistent(refs, out)
     return out
@@ -491,13 +563,14 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: convert the reference folder into ``models/`` and ``devices/`` JSON files."""
     ap = argparse.ArgumentParser(prog="python -m e3gym.profiler.convert", description=__doc__.splitlines()[0])
     ap.add_argument("--reference", type=Path, default=Path("../shared/reference"),
-                    help="folder with profiles/ and published/ (default: ../shared/reference, from the repo root)")
+                    help="folder with the measured profiles/ (default: ../shared/reference, from the repo root)")
     ap.add_argument("--sources", type=Path, default=Path(SOURCES),
                     help=f"folder of transcribed published tables (default: {SOURCES})")
     ap.add_argument("--out", type=Path, default=Path("profiles"),
-                    help="folder to write models/ and devices/ into (default: profiles)")
+                    help="folder to write models/ and devices/ into; other files there are left alone "
+                         "(default: profiles)")
     a = ap.parse_args(argv)
-    for rel, data in build_all(a.reference, a.sources).items():
+    for rel, data in build_all(a.reference, a.sources, existing=a.out).items():
         write_json_atomic(a.out / rel, data)
         print(a.out / rel)
     return 0
