@@ -43,7 +43,8 @@ def make_env(env_id: str, algo: str, monitor: bool = True, **env_kwargs: Any) ->
     env = gym.make(env_id, **env_kwargs)
     if isinstance(env.observation_space, gym.spaces.Box):
         # Fixed bounds, not running statistics: the same mapping in training and evaluation.
-        env = gym.wrappers.RescaleObservation(env, -1.0, 1.0)
+        shape = env.observation_space.shape
+        env = gym.wrappers.RescaleObservation(env, np.full(shape, -1, np.float32), np.full(shape, 1, np.float32))
     if algo in FLAT_ALGOS:
         env = FlatAction(env)
     elif not isinstance(env.action_space, (gym.spaces.MultiDiscrete, gym.spaces.Discrete, gym.spaces.Box)):

@@ -10,6 +10,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("e3gym.agents.train", "train a Stable-Baselines3 agent on an e3gym env"),
     "bench": ("e3gym.bench.cli", "run the leaderboard: every agent x scenario x seed of a suite"),
+    "profile": ("e3gym.profiler.cli", "measure model and device profiles on this machine (per-block latency, FLOPs)"),
+    "profiles": ("e3gym.profiler.listing", "list the shipped and your own profiles, or show one"),
 }
 
 

@@ -7,13 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from e3gym.core.profiles import (ProfileError, ProfileLibrary, builtin_library, builtin_profile_dir,
-                                 load_device_file)
+from e3gym.core.profiles import ProfileError, ProfileLibrary, builtin_library, load_device_file
 from e3gym.profiler import convert
 
+# Paths from this file, not from the package: CI tests an installed (non-editable) copy of e3gym.
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO.parent / "shared" / "reference"
-SOURCES = REPO / "profiles" / "sources"
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"  # the repository sits beside shared/
+PROFILES = REPO / "profiles"
+SOURCES = PROFILES / "sources"
+AWS_TABLES = sorted(SOURCES.glob("mlperf5-aws-*.csv"))
+KRAI_DEVICES = {"rpi4-cortex-a72-armnn", "odroid-n2plus-armnn", "odroid-n2plus-tflite", "xavier-agx-cpu-armnn",
+                "xavier-agx-cpu-tflite"}
 needs_reference = pytest.mark.skipif(
     not (REFERENCE / "profiles").is_dir(),
     reason=f"reference data folder {REFERENCE} is not present (it sits beside the repository in CI)")
@@ -63,11 +67,14 @@ def test_every_device_has_provenance_and_tier(lib: ProfileLibrary) -> None:
             assert dev.power["source"]
 
 
-def test_rpi4_resnet50_matches_published_midpoint(lib: ProfileLibrary) -> None:
+def test_rpi4_resnet50_matches_published_median(lib: ProfileLibrary) -> None:
     rpi = lib.device("rpi4-cortex-a72")
     assert rpi.provenance["method"] == "calibrated"
-    assert rpi.latency("resnet50").total.median_s == pytest.approx(0.32905, abs=1e-12)
+    # "50.00 percentile latency (ns) : 329052669" in Krai's MLPerf v2.0 Pi 4 ResNet50 log
+    assert rpi.latency("resnet50").total.median_s == pytest.approx(0.329052669, abs=1e-12)
     assert set(rpi.provenance["matched"]) == {"resnet50"}
+    # the published early-stopping p90 of the same run is slower than the calibrated median
+    assert lib.device("rpi4-cortex-a72-armnn").latency("resnet50").total.p90_s == pytest.approx(0.349114113)
 
 
 @pytest.mark.parametrize("target", ["rpi4-cortex-a72", "aws-m7g.2xlarge-calibrated"])
@@ -94,12 +101,75 @@ def test_m7g_calibration_matches_published_figures(lib: ProfileLibrary) -> None:
     assert not any(n.startswith("efficientnet") for n in cal.provenance["matched"])
 
 
-def test_published_device_is_whole_model_only(lib: ProfileLibrary) -> None:
-    pub = lib.device("aws-m7g.2xlarge-tflite")
-    for name, entry in pub.models.items():
-        assert entry.blocks is None and entry.total.n == 1
-        assert entry.total.median_s == entry.total.p10_s == entry.total.p90_s
-        assert not lib.model(name).has_blocks
+def test_published_devices_are_whole_model_only(lib: ProfileLibrary) -> None:
+    published = [d for d in lib.devices.values() if d.provenance["method"] == "published"]
+    assert {d.name for d in published} >= {"aws-m7g.2xlarge-tflite"} | KRAI_DEVICES
+    for pub in published:
+        for name, entry in pub.models.items():
+            assert entry.blocks is None and entry.total.n == 1, (pub.name, name)
+            assert entry.total.median_s == entry.total.p10_s == entry.total.p90_s
+        assert "n = 1" in pub.provenance["statistic"]
+
+
+def test_every_aws_table_is_a_device_with_its_header_hardware(lib: ProfileLibrary) -> None:
+    assert len(AWS_TABLES) == 9
+    tiers = {"c6g": "end", "c6gd": "end", "c7g": "edge", "m7g": "edge", "m8g": "cloud"}
+    for path in AWS_TABLES:
+        instance, backend = path.stem.removeprefix("mlperf5-aws-").rsplit("-", 1)
+        dev = lib.device(f"aws-{instance}-{backend}")
+        comments, rows = convert.read_mlperf_csv(path)
+        assert dev.tier == tiers[instance.split(".")[0]]
+        assert dev.hardware["platform"] == f"AWS EC2 {instance}"
+        graviton = dev.hardware["cpu_model"].split(" (")[0].removeprefix("AWS ")
+        assert f"{graviton}, " in comments[0] and f"{dev.hardware['vcpus']} vCPU" in comments[0]
+        assert dev.provenance["source_path"] in comments[1] and dev.provenance["source_path"].endswith("README.md")
+        assert dev.provenance["source_file"] == f"profiles/sources/{path.name}"
+        assert len(dev.models) == len(rows)
+        row = rows[0]
+        assert dev.latency(row["model"]).total.p90_s == pytest.approx(float(row["latency_p90_ms"]) / 1000)
+
+
+def test_table_accuracy_differing_from_model_file_is_kept_per_device(lib: ProfileLibrary) -> None:
+    raw = json.loads((PROFILES / "devices" / "aws-c6g.2xlarge-tflite.json").read_text(encoding="utf-8"))
+    _, rows = convert.read_mlperf_csv(SOURCES / "mlperf5-aws-c6g.2xlarge-tflite.csv")
+    differ = 0
+    for row in rows:
+        entry, canonical = raw["models"][row["model"]], lib.model(row["model"]).top1
+        if round(float(row["accuracy_top1_pct"]) / 100, 6) == pytest.approx(canonical, abs=1e-9):
+            assert "measured_top1" not in entry
+        else:
+            assert entry["measured_top1"] == pytest.approx(float(row["accuracy_top1_pct"]) / 100)
+            differ += 1
+    assert differ > 0 and "measured_top1" in " ".join(raw["provenance"]["notes"])
+
+
+def test_krai_boards_keep_log_figures(lib: ProfileLibrary) -> None:
+    assert KRAI_DEVICES <= set(lib.devices)
+    for name in KRAI_DEVICES:
+        dev = lib.device(name)
+        assert dev.tier == "end" and set(dev.models) == {"resnet50"}
+        figs = dev.provenance["log_figures_ms"]
+        assert figs["early_stopping_p90"] / 1000 == pytest.approx(dev.latency("resnet50").total.median_s)
+        assert figs["p90"] <= figs["early_stopping_p90"]  # early stopping only adds a margin
+    rpi = lib.device("rpi4-cortex-a72-armnn").provenance["log_figures_ms"]
+    assert (rpi["min"], rpi["mean"], rpi["p90"]) == (319.078626, 333.393956, 347.371992)
+
+
+def test_krai_row_must_match_its_header_line(tmp_path: Path) -> None:
+    text = (SOURCES / "mlperf2-krai-arm-boards.csv").read_text(encoding="utf-8")
+    bad = tmp_path / "krai.csv"
+    bad.write_text(text.replace("rpi4,resnet50,armnn-v21.11-neon,,349.114113", "rpi4,resnet50,armnn-v21.11-neon,,315"),
+                   encoding="utf-8")
+    with pytest.raises(ValueError, match="rpi4-cortex-a72-armnn latency_p90_ms 315"):
+        convert.krai_devices(bad)
+
+
+def test_aws_table_header_must_match_file_name(tmp_path: Path) -> None:
+    text = (SOURCES / "mlperf5-aws-c7g.2xlarge-armnn.csv").read_text(encoding="utf-8")
+    bad = tmp_path / "mlperf5-aws-c7g.4xlarge-armnn.csv"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match="header names c7g.2xlarge"):
+        convert.aws_table_device(bad, {})
 
 
 def test_mlperf_names_parse() -> None:
@@ -129,9 +199,9 @@ def test_reference_round_trips_medians() -> None:
 
 @needs_reference
 def test_shipped_files_are_up_to_date() -> None:
-    built = convert.build_all(REFERENCE, SOURCES)
+    built = convert.build_all(REFERENCE, SOURCES, existing=PROFILES)
     for rel, data in built.items():
-        shipped = json.loads((builtin_profile_dir() / rel).read_text(encoding="utf-8"))
+        shipped = json.loads((PROFILES / rel).read_text(encoding="utf-8"))
         assert shipped == json.loads(json.dumps(data)), f"profiles/{rel} is stale: rerun the converter"
 
 
@@ -139,13 +209,33 @@ def test_shipped_files_are_up_to_date() -> None:
 def test_main_writes_a_loadable_library(tmp_path: Path) -> None:
     assert convert.main(["--reference", str(REFERENCE), "--sources", str(SOURCES), "--out", str(tmp_path)]) == 0
     lib = ProfileLibrary.from_dirs(tmp_path)
-    assert set(lib.devices) == set(builtin_library().devices)
+    assert {f"devices/{d}.json" for d in lib.devices} == {r for r in convert.build_all(REFERENCE, SOURCES)
+                                                          if r.startswith("devices/")}
+    assert KRAI_DEVICES | {"rpi4-cortex-a72", "aws-m7g.2xlarge-calibrated", "aws-c6gd.2xlarge-armnn"} \
+        <= set(lib.devices)
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+@needs_reference
+def test_regenerating_keeps_block_costs_and_other_files(tmp_path: Path) -> None:
+    assert convert.main(["--reference", str(REFERENCE), "--sources", str(SOURCES), "--out", str(tmp_path)]) == 0
+    tv = tmp_path / "models" / "torchvision.json"
+    data = json.loads(tv.read_text(encoding="utf-8"))
+    resnet = next(m for m in data["models"] if m["name"] == "resnet50")
+    resnet["blocks"][0].update(flops={"conv": 2.36e8, "fc": 0.0, "other": 3.2e6}, param_bytes=37632)
+    tv.write_text(json.dumps(data), encoding="utf-8")
+    other = tmp_path / "devices" / "someone-else.json"
+    other.write_text("{}", encoding="utf-8")  # not made by the converter: must survive untouched
+    assert convert.main(["--reference", str(REFERENCE), "--sources", str(SOURCES), "--out", str(tmp_path)]) == 0
+    again = json.loads(tv.read_text(encoding="utf-8"))
+    block = next(m for m in again["models"] if m["name"] == "resnet50")["blocks"][0]
+    assert block["flops"] == {"conv": 2.36e8, "fc": 0.0, "other": 3.2e6} and block["param_bytes"] == 37632
+    assert other.read_text(encoding="utf-8") == "{}"
 
 
 def corrupt(tmp_path: Path, edit) -> Path:
     """A copy of the shipped xeon-t4 device file with ``edit`` applied to its JSON."""
-    data = json.loads((builtin_profile_dir() / "devices" / "xeon-t4.json").read_text(encoding="utf-8"))
+    data = json.loads((PROFILES / "devices" / "xeon-t4.json").read_text(encoding="utf-8"))
     edit(data)
     path = tmp_path / "xeon-t4-broken.json"
     path.write_text(json.dumps(data), encoding="utf-8")

@@ -8,6 +8,7 @@ Precipice", NeurIPS 2021).
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -60,8 +61,18 @@ def aggregate(matrices: dict[str, np.ndarray], reps: int = 2000, seed: int = 0) 
     out = {a: {"iqm": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")} for a in matrices}
     if not complete:
         return out
-    np.random.seed(seed)  # rliable's bootstrap draws from numpy's global generator
-    point, interval = rly.get_interval_estimates(complete, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps)
+    with warnings.catch_warnings():
+        # arch (under rliable) deprecates RandomState, the only way rliable takes a seed
+        warnings.simplefilter("ignore", FutureWarning)
+        point, interval = rly.get_interval_estimates(complete, lambda x: np.array([metrics.aggregate_iqm(x)]),
+                                                     reps=reps, random_state=np.random.RandomState(seed))
     for a in complete:
         out[a] = {"iqm": float(point[a][0]), "ci_low": float(interval[a][0, 0]), "ci_high": float(interval[a][1, 0])}
     return out
+
+
+def aggregate_by_scenario(matrices: dict[str, np.ndarray], scenarios: list[str], reps: int = 2000,
+                          seed: int = 0) -> dict[str, dict[str, dict[str, float]]]:
+    """Per scenario, per agent: IQM over seeds with its 95% bootstrap CI (rliable), as :func:`aggregate`."""
+    return {s: aggregate({a: m[:, j:j + 1] for a, m in matrices.items()}, reps, seed)
+            for j, s in enumerate(scenarios)}

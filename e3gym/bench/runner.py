@@ -1,10 +1,17 @@
 """Leaderboard cells: one agent x one scenario x one evaluation seed, each a replayable JSON file.
 
-A cell's key is a hash of everything that determines its result (suite id and version, scenario,
-agent spec and options, seed, episode length, training seeds, e3gym version). Finished cells are
-written atomically to ``<out>/cells/<key>.json``; a run skips every cell whose file exists, so an
-interrupted run resumes where it stopped and an identical re-run recomputes nothing. RL agents are
-trained once per scenario (``<out>/models/<key>.zip``) before their evaluation cells run.
+A cell's key is a hash of everything that determines its result: the scenario as the env resolved
+it (its content, not only its name), the env options, the agent spec and options, the seed, the
+episode length and count, the training seeds and budget, and the e3gym version. Finished cells are
+written atomically to ``<out>/cells/<key>.json`` (temporary file + ``os.replace``); a run skips
+every cell whose file exists, so an interrupted run resumes where it stopped and an identical
+re-run recomputes nothing. A cell whose agent raised is written too, with the error, so one
+crashing agent fails its own cells and nothing else. RL agents are trained once per scenario
+(``<out>/models/<key>.zip``) on the training seeds before their evaluation cells run.
+
+A cell is replayed by making its env (``config.scenario``, ``config.max_steps``), resetting with
+``config.seed`` and stepping ``actions`` (then ``reset()`` without a seed for each further episode,
+``episode_lengths`` telling where each ends).
 """
 from __future__ import annotations
 
@@ -23,14 +30,21 @@ import numpy as np
 
 from e3gym.bench.suite import AgentEntry, ScenarioEntry, Suite
 
+# Fields of a cell's config that say where files are, not what is computed: not part of its key.
+_NOT_KEYED = ("suite_dir",)
+
+
+def _hash(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
 
 def _key(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return _hash({k: v for k, v in config.items() if k not in _NOT_KEYED})
 
 
 def run_key(cells: list[dict[str, Any]], command: str) -> str:
     """Identity of a whole run's outputs: its cells and the command that wrote them."""
-    return _key({"cells": sorted(c["key"] for c in cells), "command": command})
+    return _hash({"cells": sorted(c["key"] for c in cells), "command": command})
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -46,46 +60,76 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
-def _base_config(suite: Suite, scenario: ScenarioEntry, agent: AgentEntry) -> dict[str, Any]:
+def resolved_scenario(scenario: ScenarioEntry, suite_dir: Path | None) -> dict[str, Any]:
+    """Name, version and content hash of the scenario the env actually builds (for keys and replay)."""
+    import e3gym  # noqa: F401
+    env = gym.make(scenario.env, **scenario.make_kwargs(suite_dir))
+    data = getattr(env.unwrapped, "spec_data", None)
+    env.close()
+    if not isinstance(data, dict):  # an env without scenario data: its options are all there is
+        return {"name": None, "version": None, "sha256": None}
+    content = {k: v for k, v in data.items() if not str(k).startswith("_")}
+    return {"name": data.get("name"), "version": data.get("version"), "sha256": _hash(content)}
+
+
+def _base_configs(suite: Suite) -> dict[tuple[str, str], dict[str, Any]]:
     import e3gym
-    suite_dir = str(suite.path.parent) if suite.path else None
-    return {"suite": suite.id, "suite_version": suite.version, "scenario": asdict(scenario), "suite_dir": suite_dir,
-            "agent": asdict(agent), "max_steps": suite.max_steps, "train_seeds": list(suite.train_seeds),
-            "e3gym_version": e3gym.__version__}
+    suite_dir = suite.path.parent if suite.path else None
+    out = {}
+    for scenario in suite.scenarios:
+        resolved = resolved_scenario(scenario, suite_dir)
+        for agent in suite.agents:
+            out[(scenario.id, agent.name)] = {
+                "suite": suite.id, "suite_version": suite.version, "scenario": asdict(scenario),
+                "scenario_resolved": resolved, "suite_dir": str(suite_dir) if suite_dir else None,
+                "agent": asdict(agent), "max_steps": suite.steps_of(scenario), "episodes": suite.episodes,
+                "train_seeds": list(suite.train_seeds) if (agent.is_rl or agent.warmup_episodes) else [],
+                "e3gym_version": e3gym.__version__}
+    return out
 
 
-def train_jobs(suite: Suite) -> list[dict[str, Any]]:
-    """One training job per (RL agent, scenario)."""
-    jobs = []
+def plan(suite: Suite) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The training jobs (one per RL agent x scenario) and the evaluation cells (agent x scenario x seed)."""
+    base = _base_configs(suite)
+    jobs, cells = [], []
     for scenario in suite.scenarios:
         for agent in suite.agents:
+            config = base[(scenario.id, agent.name)]
+            model_key = None
             if agent.is_rl:
-                config = {**_base_config(suite, scenario, agent), "kind": "train"}
-                jobs.append({**config, "key": _key(config)})
-    return jobs
-
-
-def eval_cells(suite: Suite) -> list[dict[str, Any]]:
-    """Every (agent, scenario, seed) cell, with its key and (for RL agents) its training job's key."""
-    train_keys = {(j["scenario"]["id"], j["agent"]["name"]): j["key"] for j in train_jobs(suite)}
-    cells = []
-    for scenario in suite.scenarios:
-        for agent in suite.agents:
+                job = {**config, "kind": "train"}
+                model_key = _key(job)
+                jobs.append({**job, "key": model_key})
             for seed in suite.seeds:
-                config = {**_base_config(suite, scenario, agent), "kind": "eval", "seed": seed,
-                          "model_key": train_keys.get((scenario.id, agent.name))}
-                cells.append({**config, "key": _key(config)})
-    return cells
+                cell = {**config, "kind": "eval", "seed": seed, "model_key": model_key}
+                cells.append({**cell, "key": _key(cell)})
+    return jobs, cells
+
+
+def cell_path(out_dir: str | Path, cell: dict[str, Any]) -> Path:
+    """Where a cell's result lives."""
+    return Path(out_dir) / "cells" / f"{cell['key']}.json"
+
+
+def model_path(out_dir: str | Path, key: str) -> Path:
+    """Where a trained model lives (``.zip`` and ``.json`` sidecar; ``.failed.json`` when training raised)."""
+    return Path(out_dir) / "models" / key
+
+
+def train_done(out_dir: str | Path, job: dict[str, Any]) -> bool:
+    """Whether a training job has a saved model, or a recorded failure."""
+    path = model_path(out_dir, job["key"])
+    return path.with_suffix(".json").exists() or path.with_suffix(".failed.json").exists()
 
 
 def _make_env(config: dict[str, Any]) -> gym.Env:
     import e3gym  # noqa: F401  (registers the envs in a fresh worker process)
-    from e3gym.agents.sb3 import make_env
     scenario = ScenarioEntry(**config["scenario"])
     suite_dir = Path(config["suite_dir"]) if config.get("suite_dir") else None
     kwargs = {"max_episode_steps": config["max_steps"], **scenario.make_kwargs(suite_dir)}
     agent = AgentEntry(**config["agent"])
     if agent.is_rl:
+        from e3gym.agents.sb3 import make_env
         return make_env(scenario.env, agent.spec, monitor=False, **kwargs)
     return gym.make(scenario.env, **kwargs)
 
@@ -104,26 +148,36 @@ class SeedCycle(gym.Wrapper):
 
 
 def run_train_job(job: dict[str, Any], out_dir: str) -> dict[str, Any]:
-    """Train one RL agent on its scenario's training seeds and save it (skipped when saved)."""
-    from stable_baselines3.common.monitor import Monitor
-
-    import torch
-
-    from e3gym.agents.sb3 import algo_class, save_trained
-    torch.set_num_threads(1)  # small MLPs gain nothing from threads; parallel jobs would oversubscribe
-    path = Path(out_dir) / "models" / job["key"]
-    if path.with_suffix(".json").exists():
+    """Train one RL agent on its scenario's training seeds and save it; a failure is recorded, not raised."""
+    path = model_path(out_dir, job["key"])
+    if train_done(out_dir, job):
         return {"key": job["key"], "cached": True}
-    agent = AgentEntry(**job["agent"])
-    env = Monitor(SeedCycle(_make_env(job), job["train_seeds"]))
     start = time.perf_counter()
-    kwargs = dict(agent.kwargs)
-    model = algo_class(agent.spec)("MlpPolicy", env, seed=job["train_seeds"][0], device="cpu", verbose=0, **kwargs)
-    model.learn(agent.train_steps)
-    save_trained(model, path, env, agent.spec, job["train_seeds"][0])
-    meta = json.loads(path.with_suffix(".json").read_text())
-    write_json_atomic(path.with_suffix(".json"), {**meta, "train_wall_s": time.perf_counter() - start,
-                                                  "train_steps": agent.train_steps})
+    try:
+        import torch
+        from stable_baselines3.common.monitor import Monitor
+
+        from e3gym.agents.sb3 import algo_class, save_trained
+        torch.set_num_threads(1)  # small MLPs gain nothing from threads; parallel jobs would oversubscribe
+        agent = AgentEntry(**job["agent"])
+        env = Monitor(SeedCycle(_make_env(job), job["train_seeds"]))
+        kwargs = dict(agent.kwargs)
+        model = algo_class(agent.spec)("MlpPolicy", env, seed=job["train_seeds"][0], device="cpu", verbose=0,
+                                       **kwargs)
+        model.learn(agent.train_steps)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
+            saved = save_trained(model, Path(tmp) / "model", env, agent.spec, job["train_seeds"][0])
+            meta = json.loads(saved.with_suffix(".json").read_text())
+            os.replace(saved, path.with_suffix(".zip"))
+        # The sidecar, written last and atomically, is what marks the model complete.
+        write_json_atomic(path.with_suffix(".json"), {**meta, "train_wall_s": time.perf_counter() - start,
+                                                      "train_steps": agent.train_steps})
+    except Exception as err:  # a failing training run fails its agent's cells, not the whole benchmark
+        write_json_atomic(path.with_suffix(".failed.json"),
+                          {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc(limit=5)[-2000:],
+                           "train_wall_s": time.perf_counter() - start})
+        return {"key": job["key"], "cached": False, "error": str(err)}
     return {"key": job["key"], "cached": False}
 
 
@@ -141,35 +195,54 @@ def _metrics(infos: list[dict], rewards: list[float]) -> dict[str, float]:
     return out
 
 
+def actions_sha256(actions: list[Any]) -> str:
+    """Hash of an action sequence (as JSON), to check a replay against."""
+    return hashlib.sha256(json.dumps(actions).encode()).hexdigest()
+
+
+def _agent(cell: dict[str, Any], env: gym.Env, out_dir: str) -> tuple[Any, int]:
+    """The cell's agent, ready to be evaluated, and the environment steps it trained or warmed up for."""
+    from e3gym.agents.base import load_agent, run_episode
+    entry = AgentEntry(**cell["agent"])
+    if entry.is_rl:
+        import torch
+
+        from e3gym.agents.sb3 import SB3Agent, load_trained
+        torch.set_num_threads(1)
+        path = model_path(out_dir, cell["model_key"])
+        failed = path.with_suffix(".failed.json")
+        if failed.exists():
+            raise RuntimeError(f"training failed: {json.loads(failed.read_text())['error']}")
+        return SB3Agent(load_trained(path, env), env), entry.train_steps
+    agent = load_agent(entry.spec, env, **entry.kwargs)
+    steps = 0
+    for k in range(entry.warmup_episodes):  # online learners keep what they learn on the training seeds
+        steps += len(run_episode(env, agent, seed=cell["train_seeds"][k % len(cell["train_seeds"])]).rewards)
+    return agent, steps
+
+
 def run_eval_cell(cell: dict[str, Any], out_dir: str) -> dict[str, Any]:
     """Evaluate one agent on one seed; always writes the cell file (with the error if it failed)."""
-    from e3gym.agents.base import load_agent, run_episode
-    path = Path(out_dir) / "cells" / f"{cell['key']}.json"
+    from e3gym.agents.base import run_episode
+    path = cell_path(out_dir, cell)
     if path.exists():
-        return json.loads(path.read_text())
-    agent_entry = AgentEntry(**cell["agent"])
+        return json.loads(path.read_text(encoding="utf-8"))
     record: dict[str, Any] = {"config": {k: v for k, v in cell.items() if k != "key"}, "key": cell["key"],
                               "date": time.strftime("%Y-%m-%d")}
     start = time.perf_counter()
     try:
         env = _make_env(cell)
-        train_steps = 0
-        if agent_entry.is_rl:
-            import torch
-
-            from e3gym.agents.sb3 import SB3Agent, load_trained
-            torch.set_num_threads(1)
-            model_path = Path(out_dir) / "models" / cell["model_key"]
-            agent = SB3Agent(load_trained(model_path, env), env)
-            train_steps = agent_entry.train_steps
-        else:
-            agent = load_agent(agent_entry.spec, env, **agent_entry.kwargs)
-            for k in range(agent_entry.warmup_episodes):
-                result = run_episode(env, agent, seed=cell["train_seeds"][k % len(cell["train_seeds"])])
-                train_steps += len(result.rewards)
-        result = run_episode(env, agent, seed=cell["seed"])
-        record.update(status="ok", metrics=_metrics(result.infos, result.rewards), train_steps=train_steps,
-                      actions=result.actions)
+        agent, train_steps = _agent(cell, env, out_dir)
+        infos, rewards, actions, lengths = [], [], [], []
+        for episode in range(cell["episodes"]):
+            # The first reset takes the cell's seed; later episodes continue its random stream.
+            result = run_episode(env, agent, seed=cell["seed"] if episode == 0 else None)
+            infos += result.infos
+            rewards += result.rewards
+            actions += result.actions
+            lengths.append(len(result.rewards))
+        record.update(status="ok", metrics=_metrics(infos, rewards), train_steps=train_steps,
+                      episode_lengths=lengths, actions_sha256=actions_sha256(actions), actions=actions)
     except Exception as err:  # a crashing agent fails its own cell, not the run
         record.update(status="error", error=f"{type(err).__name__}: {err}",
                       traceback=traceback.format_exc(limit=5)[-2000:])
@@ -180,16 +253,16 @@ def run_eval_cell(cell: dict[str, Any], out_dir: str) -> dict[str, Any]:
 
 def execute(tasks: Iterable[dict[str, Any]], fn: Callable[[dict, str], dict], out_dir: Path, jobs: int,
             backend: str, on_done: Callable[[dict], None]) -> list[dict[str, Any]]:
-    """Run ``fn(task, out_dir)`` for every task: in this process, a process pool, or on Ray."""
+    """Run ``fn(task, out_dir)`` for every task: in this process, a spawn-safe process pool, or on Ray."""
     tasks = list(tasks)
     results: list[dict[str, Any]] = []
+    if not tasks:
+        return results
     if backend == "ray":
-        try:
-            import ray
-        except ImportError:
-            raise ValueError("the ray backend needs Ray: pip install 'e3gym[ray]'") from None
+        ray = import_ray()
         if not ray.is_initialized():
-            ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False,
+                     runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(_import_path())}})
         remote = ray.remote(fn)
         pending = [remote.remote(t, str(out_dir)) for t in tasks]
         while pending:
@@ -207,9 +280,26 @@ def execute(tasks: Iterable[dict[str, Any]], fn: Callable[[dict, str], dict], ou
         return results
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    # spawn, not fork: a fresh interpreter per worker is safe with torch and threads, and the same on every OS.
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
         futures = [pool.submit(fn, t, str(out_dir)) for t in tasks]
         for fut in as_completed(futures):
             results.append(fut.result())
             on_done(results[-1])
     return results
+
+
+def import_ray() -> Any:
+    """The ray module, or a one-line instruction to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--backend ray needs Ray: pip install 'e3gym[ray]'") from None
+    return ray
+
+
+def _import_path() -> list[str]:
+    # Ray workers start from the driver's working directory; custom module:Class agents found on this
+    # process's path (for example a test folder) must be importable there too.
+    import sys
+    return [p for p in sys.path if p and os.path.isdir(p)]

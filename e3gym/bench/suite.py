@@ -6,15 +6,17 @@ A suite file::
     version = 1
     description = "..."
     max_steps = 200                   # requests per evaluation episode
-    seeds = [100, 101, 102]           # evaluation seeds (one episode each)
+    episodes = 1                      # evaluation episodes per cell (the first reset takes the cell's seed)
+    seeds = [100, 101, 102]           # evaluation seeds: one cell per agent x scenario x seed
     train_seeds = [0, 1, 2, 3]        # seeds of training / warm-up episodes, disjoint from seeds
 
     [[scenarios]]
     id = "eec-mobile"                 # unique within the suite
     env = "e3gym/EndEdgeCloud-v0"
-    scenario = "default"              # shipped name or TOML path (optional)
+    scenario = "default"              # shipped name or TOML path, relative to the suite file (optional)
     overrides = { users = { count = 4 } }   # optional, merged over the scenario
     env_kwargs = { accuracy_penalty = 1.0 } # optional
+    max_steps = 100                   # optional, overrides the suite's
 
     [[agents]]
     name = "ppo"                      # unique label in the tables
@@ -23,10 +25,12 @@ A suite file::
     warmup_episodes = 0               # online learners: episodes on train_seeds before evaluation
     kwargs = {}                       # passed to the agent (RL: to the SB3 algorithm)
 
-Mistakes are reported with the file, the line and the key before anything runs.
+Mistakes (unknown keys, env ids, scenarios, scenario keys, agents) are reported with the file,
+the line and the key when the suite is loaded, before anything runs.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from dataclasses import dataclass, field
@@ -42,8 +46,8 @@ else:  # pragma: no cover
 RL_ALGOS = ("ppo", "a2c", "dqn", "maskable_ppo")
 REFERENCE_AGENTS = ("static_best", "oracle")  # score 0 and score 1: always run
 
-SUITE_KEYS = {"id", "version", "description", "max_steps", "seeds", "train_seeds", "scenarios", "agents"}
-SCENARIO_KEYS = {"id", "env", "scenario", "overrides", "env_kwargs", "description"}
+SUITE_KEYS = {"id", "version", "description", "max_steps", "episodes", "seeds", "train_seeds", "scenarios", "agents"}
+SCENARIO_KEYS = {"id", "env", "scenario", "overrides", "env_kwargs", "max_steps", "description"}
 AGENT_KEYS = {"name", "spec", "train_steps", "warmup_episodes", "kwargs"}
 
 
@@ -60,9 +64,10 @@ class ScenarioEntry:
     scenario: str | None = None
     overrides: dict = field(default_factory=dict)
     env_kwargs: dict = field(default_factory=dict)
+    max_steps: int | None = None
 
     def make_kwargs(self, suite_dir: Path | None = None) -> dict[str, Any]:
-        """Keyword arguments for ``gymnasium.make``."""
+        """Keyword arguments for ``gymnasium.make`` (without the episode length)."""
         kwargs = dict(self.env_kwargs)
         if self.scenario is not None:
             path = Path(self.scenario)
@@ -103,24 +108,50 @@ class Suite:
     scenarios: tuple[ScenarioEntry, ...]
     agents: tuple[AgentEntry, ...]
     path: Path | None = None
+    episodes: int = 1
 
     def with_agents(self, names: list[str]) -> "Suite":
-        """The suite restricted to (or extended with) the named agents; references are always kept."""
+        """The suite restricted to (or extended with) the named agents; references are always kept.
+
+        A name that is not one of the suite's agents is resolved as a built-in name, entry point or
+        ``module:Class`` now, so a typo fails before any work. RL algorithms must come from the
+        suite, which states their training budget.
+        """
+        from e3gym.agents.base import AgentSpecError, resolve_agent_class
         known = {a.name: a for a in self.agents}
-        picked = [known.get(n) or AgentEntry(name=n, spec=n) for n in names]
+        picked = []
+        for n in names:
+            if n in known:
+                picked.append(known[n])
+                continue
+            if n in RL_ALGOS:
+                raise SuiteError(f"--agents {n}: RL agents need a training budget; add an [[agents]] entry with "
+                                 f"name = {n!r} and train_steps to {self.path or 'the suite'}")
+            try:
+                resolve_agent_class(n)
+            except AgentSpecError as err:
+                raise SuiteError(f"--agents {n}: {err}; the suite's agents: {', '.join(known)}") from None
+            picked.append(AgentEntry(name=n, spec=n))
         for ref in REFERENCE_AGENTS:
             if ref not in [a.name for a in picked]:
                 picked.append(known.get(ref) or AgentEntry(name=ref, spec=ref))
-        return Suite(self.id, self.version, self.description, self.max_steps, self.seeds, self.train_seeds,
-                     self.scenarios, tuple(picked), self.path)
+        return dataclasses.replace(self, agents=tuple(picked))
 
     def with_seeds(self, n: int) -> "Suite":
-        """The first ``n`` evaluation seeds (more are made by counting on from the last)."""
+        """The first ``n`` evaluation seeds (more are made by counting on, skipping training seeds)."""
+        if n < 1:
+            raise SuiteError(f"--seeds must be >= 1, got {n}")
         seeds = list(self.seeds[:n])
+        candidate = max(self.seeds) + 1
         while len(seeds) < n:
-            seeds.append(seeds[-1] + 1 if seeds else 100)
-        return Suite(self.id, self.version, self.description, self.max_steps, tuple(seeds), self.train_seeds,
-                     self.scenarios, self.agents, self.path)
+            if candidate not in self.train_seeds:
+                seeds.append(candidate)
+            candidate += 1
+        return dataclasses.replace(self, seeds=tuple(seeds))
+
+    def steps_of(self, scenario: ScenarioEntry) -> int:
+        """Requests per evaluation episode of ``scenario``."""
+        return scenario.max_steps or self.max_steps
 
 
 def suite_dir() -> Path:
@@ -134,10 +165,27 @@ def list_suites() -> list[str]:
 
 
 def _line_of(text: str, key: str) -> int | None:
-    for i, line in enumerate(text.splitlines(), 1):
-        if re.match(rf"\s*{re.escape(key)}\s*=", line) or re.search(rf"[{{,]\s*{re.escape(key)}\s*=", line):
-            return i
-    return None
+    """1-based line of ``key`` (``name``, ``scenarios[2].env``, ``scenarios[0].overrides.cuont``) in TOML text."""
+    lines = text.splitlines()
+    start = 0
+    m = re.match(r"(\w+)\[(\d+)\]\.?(.*)", key)
+    if m:  # the n-th [[table]] header, then the key after it
+        table, index, key = m.group(1), int(m.group(2)), m.group(3)
+        headers = [i for i, line in enumerate(lines) if re.match(rf"\s*\[\[\s*{re.escape(table)}\s*\]\]", line)]
+        if index < len(headers):
+            start = headers[index]
+            if not key:
+                return start + 1
+    for leaf in reversed(key.split(".")):  # the most specific part that can be found
+        if not leaf:
+            continue
+        pattern = rf"(^\s*|[{{,]\s*){re.escape(leaf)}\s*="
+        for i in range(start, len(lines)):
+            if i > start and re.match(r"\s*\[", lines[i]) and m:  # stop at the next table
+                break
+            if re.search(pattern, lines[i]):
+                return i + 1
+    return start + 1 if m else None
 
 
 def load_suite(spec: str | Path) -> Suite:
@@ -157,13 +205,20 @@ def load_suite(spec: str | Path) -> Suite:
         raise SuiteError(f"{path}: not valid TOML: {err}") from None
 
     def fail(key: str, msg: str) -> SuiteError:
-        line = _line_of(text, key.split(".")[-1].split("]")[-1])
+        line = _line_of(text, key)
         return SuiteError(f"{path}{f':{line}' if line else ''}: key {key!r}: {msg}")
 
-    def check(table: dict, allowed: set, where: str) -> None:
+    def check(table: Any, allowed: set, where: str) -> None:
+        if not isinstance(table, dict):
+            raise fail(where.rstrip("."), "must be a table")
         for key in table:
             if key not in allowed:
                 raise fail(f"{where}{key}", f"unknown key; expected one of {sorted(allowed)}")
+
+    def positive_int(value: Any, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise fail(key, f"must be an integer >= 1, got {value!r}")
+        return value
 
     check(data, SUITE_KEYS, "")
     for key in ("id", "seeds", "scenarios", "agents"):
@@ -178,6 +233,11 @@ def load_suite(spec: str | Path) -> Suite:
         raise fail("seeds", "needs at least one evaluation seed")
     if set(seeds) & set(train_seeds):
         raise fail("train_seeds", f"must be disjoint from seeds; both hold {sorted(set(seeds) & set(train_seeds))}")
+    max_steps = positive_int(data.get("max_steps", 200), "max_steps")
+    episodes = positive_int(data.get("episodes", 1), "episodes")
+    for key in ("scenarios", "agents"):
+        if not isinstance(data[key], list):
+            raise fail(key, "must be an array of tables ([[" + key + "]])")
 
     import e3gym  # noqa: F401  (registers the env ids checked below)
     from gymnasium.envs.registration import registry
@@ -188,17 +248,29 @@ def load_suite(spec: str | Path) -> Suite:
         if "id" not in s or "env" not in s:
             raise fail(f"scenarios[{i}]", "needs 'id' and 'env'")
         if s["env"] not in registry:
-            raise fail(f"scenarios[{i}].env", f"unknown env id {s['env']!r}")
-        scenarios.append(ScenarioEntry(s["id"], s["env"], s.get("scenario"), s.get("overrides", {}),
-                                       s.get("env_kwargs", {})))
+            e3 = sorted(k for k in registry if k.startswith("e3gym/"))
+            raise fail(f"scenarios[{i}].env", f"unknown env id {s['env']!r}; registered: {', '.join(e3)}")
+        for key in ("overrides", "env_kwargs"):
+            if not isinstance(s.get(key, {}), dict):
+                raise fail(f"scenarios[{i}].{key}", "must be a table")
+        entry = ScenarioEntry(str(s["id"]), s["env"], s.get("scenario"), s.get("overrides", {}),
+                              s.get("env_kwargs", {}),
+                              positive_int(s["max_steps"], f"scenarios[{i}].max_steps") if "max_steps" in s else None)
+        _check_scenario(entry, path.parent, lambda key, msg, i=i: fail(f"scenarios[{i}].{key}", msg))
+        scenarios.append(entry)
     agents = []
     from e3gym.agents.base import AgentSpecError, resolve_agent_class
     for i, a in enumerate(data["agents"]):
         check(a, AGENT_KEYS, f"agents[{i}].")
         if "name" not in a:
             raise fail(f"agents[{i}]", "needs 'name'")
-        entry = AgentEntry(a["name"], a.get("spec", a["name"]), int(a.get("train_steps", 0)),
-                           int(a.get("warmup_episodes", 0)), a.get("kwargs", {}))
+        if not isinstance(a.get("kwargs", {}), dict):
+            raise fail(f"agents[{i}].kwargs", "must be a table")
+        for key in ("train_steps", "warmup_episodes"):
+            if key in a and (isinstance(a[key], bool) or not isinstance(a[key], int) or a[key] < 0):
+                raise fail(f"agents[{i}].{key}", f"must be an integer >= 0, got {a[key]!r}")
+        entry = AgentEntry(str(a["name"]), str(a.get("spec", a["name"])), a.get("train_steps", 0),
+                           a.get("warmup_episodes", 0), a.get("kwargs", {}))
         if entry.is_rl:
             if entry.train_steps < 1:
                 raise fail(f"agents[{i}].train_steps", f"RL agent {entry.name!r} needs train_steps >= 1")
@@ -206,17 +278,38 @@ def load_suite(spec: str | Path) -> Suite:
             try:
                 resolve_agent_class(entry.spec)
             except AgentSpecError as err:
-                raise fail(f"agents[{i}].spec", str(err)) from None
+                raise fail(f"agents[{i}].{'spec' if 'spec' in a else 'name'}", str(err)) from None
         if (entry.is_rl or entry.warmup_episodes) and not train_seeds:
             raise fail("train_seeds", f"agent {entry.name!r} trains, so the suite needs train_seeds")
         agents.append(entry)
-    for kind, items in (("scenarios", scenarios), ("agents", agents)):
-        ids = [x.id if kind == "scenarios" else x.name for x in items]
-        dup = {x for x in ids if ids.count(x) > 1}
+    for kind, ids in (("scenarios", [x.id for x in scenarios]), ("agents", [x.name for x in agents])):
+        dup = sorted({x for x in ids if ids.count(x) > 1})
         if dup:
-            raise fail(kind, f"duplicate {'id' if kind == 'scenarios' else 'name'} {sorted(dup)[0]!r}")
-    max_steps = data.get("max_steps", 200)
-    if not isinstance(max_steps, int) or max_steps < 1:
-        raise fail("max_steps", f"must be an integer >= 1, got {max_steps!r}")
+            where = f"{kind}[{len(ids) - 1 - ids[::-1].index(dup[0])}].{'id' if kind == 'scenarios' else 'name'}"
+            raise fail(where, f"duplicate {dup[0]!r}")
     return Suite(str(data["id"]), int(data.get("version", 1)), str(data.get("description", "")), max_steps,
-                 tuple(seeds), tuple(train_seeds), tuple(scenarios), tuple(agents), path)
+                 tuple(seeds), tuple(train_seeds), tuple(scenarios), tuple(agents), path, episodes)
+
+
+def _check_scenario(entry: ScenarioEntry, base_dir: Path, fail: Any) -> None:
+    """Build the scenario's env once, so a bad scenario name, scenario key or env option fails now."""
+    import gymnasium as gym
+
+    from e3gym.scenarios import ScenarioError
+    kwargs = entry.make_kwargs(base_dir)
+    try:
+        gym.make(entry.env, **kwargs).close()
+    except ScenarioError as err:
+        msg = str(err)
+        bad = re.search(r"unknown key '([^']+)'", msg)
+        if "unknown scenario" in msg or "cannot read scenario" in msg:
+            key = "scenario"
+        elif bad and not (entry.scenario or "").endswith(".toml"):
+            key = f"overrides.{bad.group(1)}"
+        else:
+            key = "overrides" if entry.overrides else "scenario"
+        raise fail(key, msg) from None
+    except (TypeError, ValueError) as err:  # an env option the env does not take, or a bad value
+        bad = re.search(r"argument '(\w+)'", str(err))
+        key = f"env_kwargs.{bad.group(1)}" if bad else "env_kwargs"
+        raise fail(key, f"{entry.env} rejects its options {sorted(kwargs)}: {err}") from None

@@ -181,8 +181,8 @@ def fx_blocks(model: torch.nn.Module, x: torch.Tensor, max_blocks: int = 0, labe
     used: set[str] = set()
     for s in segs:
         name = segment_name(s)
-        if name in used:  # the same module at two places (reused layer): fall back to the node range
-            name = s[0].name if len(s) == 1 else f"{s[0].name}..{s[-1].name}"
+        if name in used:  # a module split over several segments, or reused: add the segment's last node
+            name = f"{name}/{s[-1].name}"
         used.add(name)
         blocks.append((name, build_block(gm, s)))
     return blocks

@@ -69,6 +69,14 @@ class FlopCounter(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        packet = func._overloadpacket
+        if packet not in _CONV and packet not in _FC and func.namespace == "aten":
+            # composite operators (conv2d, linear, batch_norm...) reach this mode undecomposed under
+            # inference mode: count their constituent operators instead, as FlopCounterMode does
+            with self:
+                r = func.decompose(*args, **kwargs)
+            if r is not NotImplemented:
+                return r
         out = func(*args, **kwargs)
         kind, n = self._classify(func, args, kwargs, out)
         if kind:
