@@ -7,6 +7,11 @@ user's device, the edge, the cloud) is a FIFO server with ``k`` workers. Decisio
 arrival order, so a request's whole timeline is reserved at decision time, and the queues it leaves
 behind shape the requests after it.
 
+Device energy is the end device's busy power times its compute time plus the radio's transmit
+power (Huang et al.'s throughput model) times the uplink airtime; idle power while the device
+waits for a result is not counted, and a device profile without a cited busy power adds nothing
+for compute.
+
 Simplifications (documented, each a place to extend): transfers on one link do not queue behind
 each other (each sees the link's full bandwidth); reservations never move once made, so a request
 that reaches a server before an earlier-issued one can only use the idle gap before it (see
