@@ -1,1 +1,1 @@
-"""."""
+"""The leaderboard: suites, cells, scores, reports (``e3gym bench``)."""

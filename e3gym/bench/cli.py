@@ -76,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds:
         suite = suite.with_seeds(args.seeds)
     console = Console(stderr=True)
+    if not console.is_terminal:  # a log file or a pipe: wide enough for the table instead of 80 columns
+        console = Console(stderr=True, width=120)
     out: Path = args.out
     jobs, cells = runner.plan(suite)
     key = runner.run_key(cells, command_line(args))

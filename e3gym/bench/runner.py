@@ -64,8 +64,12 @@ def resolved_scenario(scenario: ScenarioEntry, suite_dir: Path | None) -> dict[s
     """Name, version and content hash of the scenario the env actually builds (for keys and replay)."""
     import e3gym  # noqa: F401
     env = gym.make(scenario.env, **scenario.make_kwargs(suite_dir))
-    data = getattr(env.unwrapped, "spec_data", None)
     env.close()
+    return _describe_scenario(env)
+
+
+def _describe_scenario(env: gym.Env) -> dict[str, Any]:
+    data = getattr(env.unwrapped, "spec_data", None)
     if not isinstance(data, dict):  # an env without scenario data: its options are all there is
         return {"name": None, "version": None, "sha256": None}
     content = {k: v for k, v in data.items() if not str(k).startswith("_")}
@@ -130,8 +134,13 @@ def _make_env(config: dict[str, Any]) -> gym.Env:
     agent = AgentEntry(**config["agent"])
     if agent.is_rl:
         from e3gym.agents.sb3 import make_env
-        return make_env(scenario.env, agent.spec, monitor=False, **kwargs)
-    return gym.make(scenario.env, **kwargs)
+        env = make_env(scenario.env, agent.spec, monitor=False, **kwargs)
+    else:
+        env = gym.make(scenario.env, **kwargs)
+    # The key promises this scenario content: a scenario file edited after planning must not be cached under it.
+    if _describe_scenario(env) != config["scenario_resolved"]:
+        raise RuntimeError(f"scenario {scenario.id!r} changed on disk since this run was planned; run again")
+    return env
 
 
 class SeedCycle(gym.Wrapper):

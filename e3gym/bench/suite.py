@@ -287,6 +287,9 @@ def load_suite(spec: str | Path) -> Suite:
         if dup:
             where = f"{kind}[{len(ids) - 1 - ids[::-1].index(dup[0])}].{'id' if kind == 'scenarios' else 'name'}"
             raise fail(where, f"duplicate {dup[0]!r}")
+    for ref in REFERENCE_AGENTS:  # they define the score: every suite runs them
+        if ref not in [a.name for a in agents]:
+            agents.append(AgentEntry(name=ref, spec=ref))
     return Suite(str(data["id"]), int(data.get("version", 1)), str(data.get("description", "")), max_steps,
                  tuple(seeds), tuple(train_seeds), tuple(scenarios), tuple(agents), path, episodes)
 
