@@ -165,7 +165,7 @@ def test_bad_env_arguments(kwargs, match):
 
 def test_partitioning_a_whole_model_profile_is_refused_clearly():
     with pytest.raises(e3gym.ProfileError, match="whole-model data only"):
-        gym.make("e3gym/EndEdgeCloud-v0", scenario="model_selection_graviton", scenario_overrides={"models": {"partition": True}})
+        gym.make("e3gym/EndEdgeCloud-v0", scenario="model_selection_mobilenet", scenario_overrides={"models": {"partition": True}})
 
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402

@@ -262,8 +262,9 @@ class ModelSelectionEnv(EndEdgeCloudEnv):
     The TECS 2022 setting (Shahhosseini et al.): for each request pick the tier and the model
     variant, no partition, from whole-model latencies. The default scenario (``model_selection``)
     gives eight Raspberry Pi 4 class users thirteen ImageNet classifiers (MobileNet v3 small to
-    ResNet50) with a Graviton3 edge and an H100 cloud; ``model_selection_graviton`` offers 12
-    MobileNet v1 variants (width x resolution x float/uint8) on MLPerf-measured AWS Graviton tiers.
+    ResNet50) with a Graviton3 edge and an H100 cloud; ``model_selection_mobilenet`` offers 26
+    MobileNet-v1 (width x resolution x float/uint8) and EfficientNet-Lite variants whose latencies
+    MLPerf measured on a Raspberry Pi 4 (users), a Graviton3 (edge) and a Graviton4 (cloud).
     Everything else (observation, reward, queues, arguments) is as in :class:`EndEdgeCloudEnv`.
 
     ## Action Space

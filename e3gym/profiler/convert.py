@@ -370,6 +370,40 @@ KRAI_FIGURES = {"early_stopping_p90": r"(?:early-stopping p90|early_stopping_lat
                 "min": r"\bmin (\d+) ns", "mean": r"\bmean (\d+) ns"}
 
 
+RPI4_TFLITE_TABLE = "mlperf2-krai-rpi4-tflite.csv"
+
+
+def rpi4_tflite_device(path: Path, canonical: Mapping[str, float]) -> dict[str, Any]:
+    """``published`` Raspberry Pi 4 TFLite device: MLPerf v2.0 Krai open-division MobileNet-v1 / EfficientNet-Lite.
+
+    The log gives median, p90 and minimum: ``median_s`` and ``p90_s`` are those, ``p10_s`` holds the
+    minimum (a lower bound of the p10, which is not published). Rows without a latency are skipped.
+    """
+    comments, rows = read_mlperf_csv(path)
+    models = {}
+    for row in rows:
+        if not row["latency_p50_ms"] or row["model"] not in canonical:
+            continue
+        entry: dict[str, Any] = {"total": {"median_s": seconds(float(row["latency_p50_ms"])),
+                                           "p10_s": seconds(float(row["latency_min_ms"])),
+                                           "p90_s": seconds(float(row["latency_p90_ms"])), "n": 1}}
+        if row["accuracy_top1_pct"] and top1(row) != canonical[row["model"]]:
+            entry["measured_top1"] = top1(row)
+        models[row["model"]] = entry
+    prov = {"method": "published", "source": table_source(comments, path), "source_file": f"{SOURCES}/{path.name}",
+            "statistic": "loadgen single-stream median (median_s) and 90th percentile (p90_s) of the official run; "
+                         "p10_s holds the run's minimum latency, a lower bound of its p10, which is not published",
+            "date": "2022-04 (MLPerf Inference v2.0 results)",
+            "notes": ["tier 'end' is a hint: a single-board computer",
+                      "accuracy: the model file keeps the AWS m7g TFLite table's top-1 for each variant; where the Pi "
+                      "run measured another value, the entry holds it as measured_top1"] + comments[2:]}
+    return {"schema": DEVICE_SCHEMA, "name": "rpi4-cortex-a72-tflite", "tier": "end",
+            "hardware": {"platform": "Raspberry Pi 4 Model B Rev 1.4", "cpu_model": "Broadcom BCM2711, 4x Arm "
+                         "Cortex-A72 @ 1.8 GHz", "machine": "aarch64", "framework": "TFLite v2.7.1 (ruy)",
+                         "dtype": "per model (float32, uint8 or int8)"},
+            "power": RPI4_POWER, "provenance": prov, "models": models}
+
+
 def krai_row_notes(comments: list[str]) -> dict[str, str]:
     """The ``Row N <board>/<backend>: ...`` header lines, keyed ``<board>/<backend>``."""
     return {m[1]: m[2] for c in comments if (m := re.match(r"Row \d+ (\w+/\w+): (.*)", c))}
@@ -539,6 +573,7 @@ def build_all(reference: Path, sources: Path = Path(SOURCES), existing: Path | N
         device = aws_table_device(path, canonical)
         devices[device["name"]] = device
     devices.update(krai_devices(sources / "mlperf2-krai-arm-boards.csv"))
+    devices["rpi4-cortex-a72-tflite"] = rpi4_tflite_device(sources / RPI4_TFLITE_TABLE, canonical)
     devices["rpi4-cortex-a72"] = rpi4_device(devices["epyc-t1"])
     devices["aws-m7g.2xlarge-calibrated"] = m7g_device(devices["xeon-t4"], devices["aws-m7g.2xlarge-tflite"])
     out.update({f"devices/{name}.json": d for name, d in devices.items()})
