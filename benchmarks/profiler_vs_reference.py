@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -35,6 +36,11 @@ def profile_command(threads: int, runs: int, warmup: int, work: Path, models: li
     """The ``e3gym profile`` command line for one thread count."""
     return [sys.executable, "-m", "e3gym.cli", "profile", *models, "--threads", str(threads), "--runs", str(runs),
             "--warmup", str(warmup), "--partition", "reference", "--out", str(work), "--name", f"here-t{threads}"]
+
+
+def geomean(xs: list[float]) -> float:
+    """Geometric mean of positive numbers."""
+    return math.exp(sum(math.log(x) for x in xs) / len(xs))
 
 
 def compare(ours: dict, ref: dict, models: list[str]) -> tuple[list[dict], float, float]:
@@ -65,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", nargs="+", default=MODELS)
     ap.add_argument("--work", type=Path, default=Path("/tmp/e3gym-profiler-vs-reference"),
                     help="folder for the measured profiles (default: /tmp/e3gym-profiler-vs-reference)")
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="environment variable for the profiling runs (e.g. ONEDNN_MAX_CPU_ISA=AVX2)")
     ap.add_argument("--skip-profile", action="store_true", help="compare profiles already in --work")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/profiler_vs_reference.md"))
     a = ap.parse_args(argv)
@@ -75,14 +83,20 @@ def main(argv: list[str] | None = None) -> int:
         load_before = os.getloadavg()
         start = time.time()
         if not a.skip_profile:
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            env = {**os.environ, **dict(e.split("=", 1) for e in a.env)}
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
         wall_s, load_after = time.time() - start, os.getloadavg()
         ours = json.loads((a.work / "devices" / f"here-t{th}.json").read_text(encoding="utf-8"))
         ref_file = a.reference / "profiles" / f"{a.label}-t{th}-float32.json"
         ref = json.loads(ref_file.read_text(encoding="utf-8"))
         rows, total_err, block_err = compare(ours, ref, a.models)
-        summary.append(f"| {th} | {100 * total_err:.1f}% | {100 * block_err:.1f}% | "
-                       f"{ours['hardware']['cpu_model']} | {ref['cpu_model']} |")
+        # scale-free check: a uniformly faster or slower CPU moves every ratio alike
+        scale = geomean([r["ratio"] for r in rows])
+        shape_err = statistics.median(abs(r["ratio"] / scale - 1) for r in rows)
+        summary.append(f"| {th} | {100 * total_err:.1f}% | {100 * block_err:.1f}% | {scale:.3f} | "
+                       f"{100 * shape_err:.1f}% | "
+                       f"{ours['hardware']['cpu_model']} ({ours['hardware'].get('cpu_id') or 'no cpu id'}) | "
+                       f"{ref['cpu_model']} |")
         lines = [f"### {th} thread(s): reference `{ref_file.name}`", "",
                  f"e3gym profile: torch {ours['hardware']['torch']}, torchvision {ours['hardware']['torchvision']}, "
                  f"{ours['hardware']['date']}, {a.runs} runs after {a.warmup} warm-up; profiling took {wall_s:.0f} s; "
@@ -94,20 +108,28 @@ def main(argv: list[str] | None = None) -> int:
         lines += [f"| {r['model']} | {r['ref_ms']:.2f} | {r['ours_ms']:.2f} | {r['ratio']:.3f} | "
                   f"{100 * r['blocks_median_err']:.1f}% | {r['ref_sum_ms']:.2f} | {r['ours_sum_ms']:.2f} |" for r in rows]
         lines += ["", f"Median over models of |ratio - 1|: **{100 * total_err:.1f}%** (one-piece totals); "
-                      f"{100 * block_err:.1f}% over all block medians.", ""]
+                      f"{100 * block_err:.1f}% over all block medians. Geometric-mean ratio {scale:.3f}; after "
+                      f"dividing every ratio by it, median |ratio - 1| = {100 * shape_err:.1f}%.", ""]
+        if not 0.8 <= scale <= 1.25 and shape_err < total_err / 2:
+            lines += [f"Every model is about {1 / scale:.2f}x {'faster' if scale < 1 else 'slower'} here than in the "
+                      f"reference, while the models' latencies relative to each other agree within "
+                      f"{100 * shape_err:.0f}% (median): the two machines differ in speed (CPU generation, "
+                      "instruction set, clock or load), so the absolute figures cannot agree.", ""]
         sections.append("\n".join(lines))
-        print(f"threads {th}: median |ours/ref - 1| = {100 * total_err:.1f}% (totals), {100 * block_err:.1f}% (blocks)")
+        print(f"threads {th}: median |ours/ref - 1| = {100 * total_err:.1f}% (totals), {100 * block_err:.1f}% "
+              f"(blocks); geomean ratio {scale:.3f}, scale-free error {100 * shape_err:.1f}%")
 
     shown = " ".join(["python benchmarks/profiler_vs_reference.py", "--reference", str(a.reference), "--label", a.label,
                       "--threads", *map(str, a.threads), "--runs", str(a.runs), "--warmup", str(a.warmup),
-                      "--out", str(a.out)])
+                      *[f"--env {e}" for e in a.env], "--out", str(a.out)])
     report = ["# e3gym profile vs the reference measurements", "",
               "Generated by (repository root, torchvision installed):", "", "```", shown, "```", "",
               "which runs, per thread count, `" + " ".join(profile_command(0, a.runs, a.warmup, a.work, ["MODEL..."])[3:])
               .replace("--threads 0", "--threads N").replace("here-t0", "here-tN") + "`, then compares one-piece "
               "median latencies with the reference file of the same thread count (target: median error < 25%).", "",
-              "| threads | median abs error, totals | median abs error, blocks | CPU here | CPU of the reference |",
-              "|---:|---:|---:|---|---|", *summary, "", *sections]
+              "| threads | median abs error, totals | median abs error, blocks | geomean ratio | "
+              "median abs error after dividing by the geomean ratio | CPU here | CPU of the reference |",
+              "|---:|---:|---:|---:|---:|---|---|", *summary, "", *sections]
     a.out.write_text("\n".join(report), encoding="utf-8")
     print(a.out)
     return 0

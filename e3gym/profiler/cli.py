@@ -8,7 +8,8 @@ activation of the block before it, then the whole model in one piece. It writes,
 * ``models/<model>.json``: one ``e3gym.model/1`` file per model (blocks, output bytes, FLOPs,
   parameter bytes; hardware-independent, so several devices profiled into one folder share it);
 * ``devices/<name>.json``: one ``e3gym.device/1`` file (``provenance.method = "measured"``, the
-  hardware fingerprint, per-block and one-piece latencies).
+  hardware fingerprint, per-block and one-piece latencies) for the models of this run; a device
+  file of the same ``--name`` is replaced. A model file is only replaced by one with the same blocks.
 
 Every file is validated by loading it back through :mod:`e3gym.core.profiles` before it replaces
 anything, and is written through a temporary file and ``os.replace``: an interrupted run leaves no
@@ -30,10 +31,9 @@ import os
 import re
 import shlex
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 TIERS = ("end", "edge", "cloud")
 
@@ -338,6 +338,7 @@ def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, f
     from e3gym.core.profiles import DEVICE_SCHEMA, MODEL_SCHEMA
     from e3gym.profiler.convert import sig
     from e3gym.profiler.cuts import check_composition, fx_blocks
+    from e3gym.profiler.flops import block_costs
     from e3gym.profiler.measure import hardware_fingerprint, measure_model
 
     console = Console(stderr=True)
@@ -371,11 +372,12 @@ def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, f
             else:
                 blocks = fx_blocks(r.module, x, max_blocks=args.max_blocks, label=r.spec)
             check_composition(r.module, blocks, x, r.spec, *tol)
+            costs = block_costs(blocks, x)
+            model_path = args.out / "models" / f"{r.name}.json"
+            _check_existing(model_path, costs)  # before spending time on measurements that could not be kept
             progress.update(task, description=f"{r.name}: {len(blocks)} blocks", total=len(blocks) + 1)
             m = measure_model(r.name, r.module, blocks, x, args.device, args.runs, args.warmup,
-                              on_block=lambda done, n, t=task: progress.update(t, completed=done))
-            model_path = args.out / "models" / f"{r.name}.json"
-            _check_existing(model_path, m.blocks)
+                              on_block=lambda done, n, t=task: progress.update(t, completed=done), costs=costs)
             files[model_path] = {
                 "schema": MODEL_SCHEMA,
                 "description": f"{r.spec} measured by e3gym profile ({args.partition} partition)",
@@ -423,7 +425,7 @@ def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, f
 
     table = Table(title=f"{device_name} ({tier})")
     for col in ("model", "blocks", "one piece (ms)", "sum of blocks (ms)", "GFLOPs"):
-        table.add_column(col, justify="left" if col == "model" else "right")
+        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
     for name, n, total, summed, flops in rows:
         table.add_row(name, str(n), f"{total * 1e3:.2f}", f"{summed * 1e3:.2f}", f"{flops / 1e9:.3f}")
     Console().print(table)

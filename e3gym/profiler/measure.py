@@ -58,6 +58,27 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_id() -> str | None:
+    """Vendor, family, model and stepping from /proc/cpuinfo ("model name" alone can hide the generation)."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor is enough
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        return None
+    keys = ("vendor_id", "cpu family", "model", "stepping")
+    if not all(k in fields for k in keys):
+        return None
+    flags = set(fields.get("flags", "").split())
+    simd = next((s for s in ("avx512f", "avx2", "avx") if s in flags), None)
+    return (f"{fields['vendor_id']} family {fields['cpu family']} model {fields['model']} stepping "
+            f"{fields['stepping']}" + (f", {simd}" if simd else ""))
+
+
 def hardware_fingerprint(device: str, dtype: str) -> dict[str, Any]:
     """What the figures were measured on: CPU, cores, threads, GPU, framework versions, date."""
     try:
@@ -66,7 +87,7 @@ def hardware_fingerprint(device: str, dtype: str) -> dict[str, Any]:
     except ImportError:
         tv = None
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else None
-    return {"cpu_model": cpu_model(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
+    return {"cpu_model": cpu_model(), "cpu_id": cpu_id(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
             "threads": torch.get_num_threads(), "device": device, "gpu": gpu,
             "cuda": torch.version.cuda if device == "cuda" else None, "dtype": dtype,
             "torch": torch.__version__, "torchvision": tv, "python": platform.python_version(),
@@ -85,13 +106,15 @@ class ModelMeasurement:
 
 def measure_model(name: str, model: Callable[[Any], Any], blocks: Sequence[tuple[str, Callable[[Any], Any]]],
                   x: torch.Tensor, device: str = "cpu", runs: int = 20, warmup: int = 3,
-                  on_block: Callable[[int, int], None] | None = None) -> ModelMeasurement:
+                  on_block: Callable[[int, int], None] | None = None,
+                  costs: list[dict[str, Any]] | None = None) -> ModelMeasurement:
     """Time each block on the real activation of the block before it, then the whole model in one piece.
 
     ``on_block(done, total)`` is called after every timed piece (the blocks, then the whole model),
-    for a progress bar.
+    for a progress bar; ``costs`` are the blocks' :func:`~e3gym.profiler.flops.block_costs` when
+    already computed.
     """
-    result = ModelMeasurement(name=name, blocks=block_costs(blocks, x))
+    result = ModelMeasurement(name=name, blocks=costs if costs is not None else block_costs(blocks, x))
     n = len(blocks) + 1
     y = x
     for i, (_, block) in enumerate(blocks):
