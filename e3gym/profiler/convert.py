@@ -11,7 +11,7 @@ Three kinds of device profile come out of it (see ``profiles/README.md``):
 
 Regenerate with ``python -m e3gym.profiler.convert --reference ../shared/reference --out profiles``
 from the repository root. Per-block ``flops``/``param_bytes`` already in the output's
-``models/torchvision.json`` (added by ``e3gym.profiler.flops``) are carried over. Stdlib only: no torch.
+``models/torchvision.json`` (added by ``python -m e3gym.profiler.reference``) are carried over. Stdlib only: no torch.
 """
 from __future__ import annotations
 
@@ -530,7 +530,7 @@ def m7g_device(xeon_t4: Mapping[str, Any], published: Mapping[str, Any]) -> dict
 
 
 # --------------------------------------------------------------------------- everything
-BLOCK_COSTS = ("flops", "param_bytes")  # per-block fields written by e3gym.profiler.flops, not by this converter
+BLOCK_COSTS = ("flops", "param_bytes")  # per-block fields written by python -m e3gym.profiler.reference, not by this converter
 
 
 def carry_block_costs(models: dict[str, Any], existing: Path) -> dict[str, Any]:
