@@ -1,8 +1,9 @@
 """Reference policies for EndEdgeCloud-v0 and ModelSelection-v0.
 
 * :class:`AlwaysLocal`, :class:`AlwaysEdge`, :class:`AlwaysCloud` - one tier for everything (raw
-  input offloaded, no partition), each request served by the model that is cheapest on that tier
-  among those meeting its accuracy requirement (the most accurate one when none does).
+  input offloaded unless ``cut`` is given). By default each request is served by the model that is
+  cheapest on that tier among those meeting its accuracy requirement (the most accurate one when
+  none does); ``model=k`` fixes the model instead.
 * :class:`RandomAgent` - uniform over the action space.
 * :class:`StaticBest` - the single fixed action with the best mean reward on a calibration run
   (its own seed): score 0 of the leaderboard.
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import gymnasium as gym
@@ -38,25 +40,47 @@ class _Fixed:
 
 
 class _AlwaysTier(_Fixed):
+    """One tier for every request.
+
+    Args:
+        env: an EndEdgeCloud-style env (bare or FlatAction-wrapped).
+        model: a fixed model index for every request; None (default) picks, per request, the model
+            cheapest to compute on the tier's device among those meeting the request's accuracy
+            requirement (the most accurate one when none does), from the profiles alone.
+        cut: blocks run on the user's device before offloading (edge and cloud only; default 0 =
+            the raw input is uploaded). Models with no more than ``cut`` blocks are never chosen,
+            since the env would run them locally.
+    """
+
     tier = END
 
-    def __init__(self, env: gym.Env, model: int | None = None):
+    def __init__(self, env: gym.Env, model: int | None = None, cut: int = 0):
         self.codec = ActionCodec(env, type(self).__name__)
         self.fixed_model = model
         base = self.codec.base
-        if model is not None and not 0 <= model < len(base.models):
+        if model is not None and not (isinstance(model, int) and 0 <= model < len(base.models)):
             raise ValueError(f"model must be an index in [0, {len(base.models)}), got {model!r}")
+        if not (isinstance(cut, int) and cut >= 0):
+            raise ValueError(f"cut must be an integer >= 0, got {cut!r}")
+        if cut and (self.tier == END or not base.partition):
+            raise ValueError(f"cut={cut}: {type(self).__name__} on {type(base).__name__} takes no cut (use 0)")
+        self.cut = cut
         self._by_model = {self.codec.model_of(i): i for i, a in enumerate(self.codec.actions)
-                          if self.codec.tier_of(i) == self.tier and (self.tier == END or _cut(a) == 0)}
+                          if self.codec.tier_of(i) == self.tier and (self.tier == END or _cut(a) == cut)}
+        if not self._by_model:
+            raise ValueError(f"cut={cut} leaves no model to offload: every model has at most {cut} blocks")
+        if model is not None and model not in self._by_model:
+            raise ValueError(f"model {model} has {base.n_blocks[model]} blocks: cannot offload after cut={cut}")
 
     def _cost(self, model: int) -> float:
         cluster = self.codec.base.cluster
         device = {END: cluster.users[self.codec.base.request.user].device, EDGE: cluster.edge.device,
                   CLOUD: cluster.cloud.device}[self.tier]
-        return cluster.table.prefix(device, model)[-1]
+        prefix = cluster.table.prefix(device, model)
+        return prefix[-1] - prefix[self.cut]
 
     def act(self, obs: Any, info: dict) -> Any:
-        """The tier's action with the cheapest model that meets the requirement."""
+        """The tier's action with the fixed model, or the cheapest model that meets the requirement."""
         base = self.codec.base
         if self.fixed_model is not None:
             return self.codec.encode(self._by_model[self.fixed_model])
@@ -103,6 +127,9 @@ class RandomAgent(_Fixed):
 class StaticBest(_Fixed):
     """The best single fixed action, chosen by mean reward over a calibration run on its own seed.
 
+    The calibration is cached per env configuration (scenario, reward settings, seed, steps), so
+    building the agent again for each evaluation seed costs nothing.
+
     Args:
         env: the env (its scenario and reward settings are copied for calibration).
         calibration_seed: seed of the calibration episode (keep it apart from evaluation seeds).
@@ -110,15 +137,25 @@ class StaticBest(_Fixed):
     """
 
     def __init__(self, env: gym.Env, calibration_seed: int = 10_000, calibration_steps: int = 200):
+        if not (isinstance(calibration_steps, int) and calibration_steps >= 1):
+            raise ValueError(f"calibration_steps must be an integer >= 1, got {calibration_steps!r}")
         self.codec = ActionCodec(env, "StaticBest")
-        means = []
-        for index in range(len(self.codec.actions)):
-            sim = copy.deepcopy(self.codec.base)
-            sim.reset(seed=calibration_seed)
-            action = np.array(self.codec.actions[index])
-            means.append(np.mean([sim.step(action)[1] for _ in range(calibration_steps)]))
+        key = _calibration_key(self.codec.base, calibration_seed, calibration_steps)
+        means = _CALIBRATIONS.get(key) if key is not None else None
+        if means is None:
+            means = self._calibrate(calibration_seed, calibration_steps)
+            if key is not None:
+                _CALIBRATIONS[key] = means
         self.index = int(np.argmax(means))
-        self.calibration_rewards = means
+        self.calibration_rewards = list(means)
+
+    def _calibrate(self, seed: int, steps: int) -> list[float]:
+        sim = copy.deepcopy(self.codec.base)  # never touches the env the agent acts in
+        means = []
+        for action in self.codec.actions:
+            sim.reset(seed=seed)  # same seed: every action sees the same requests and links
+            means.append(float(np.mean([sim.step(np.array(action))[1] for _ in range(steps)])))
+        return means
 
     @property
     def action(self) -> tuple:
@@ -128,6 +165,18 @@ class StaticBest(_Fixed):
     def act(self, obs: Any, info: dict) -> Any:
         """The calibrated fixed action."""
         return self.codec.encode(self.index)
+
+
+_CALIBRATIONS: dict[str, list[float]] = {}
+
+
+def _calibration_key(base: gym.Env, seed: int, steps: int) -> str | None:
+    """What a calibration depends on, as a string; None (no caching) for custom profile libraries."""
+    if getattr(base, "profiles", None) is not None:
+        return None
+    settings = {name: getattr(base, name, None) for name in
+                ("reward_mode", "accuracy_penalty", "accuracy_weight", "energy_weight", "queue_obs_max")}
+    return json.dumps([type(base).__name__, base.spec_data, settings, seed, steps], sort_keys=True, default=str)
 
 
 class Greedy(_Fixed):
@@ -151,23 +200,24 @@ class Greedy(_Fixed):
         table = c.table
         up_bps = max(float(obs[OBS_UPLINK_MBPS]) * 1e6, 1.0)
         wan_bps = max(float(obs[OBS_WAN_MBPS]) * 1e6, 1.0)
-        mean_service = {dev.name: np.mean([table.prefix(dev, m)[-1] for m in range(len(base.models))]) / workers
-                        for dev, workers in ((user.device, 1), (c.edge.device, c.edge.n_workers),
-                                             (c.cloud.device, c.cloud.n_workers))}
+        # Mean whole-model time per worker: what one reported queued request is expected to cost.
+        mean_service = {tier: np.mean([table.prefix(dev, m)[-1] for m in range(len(base.models))]) / workers
+                        for tier, dev, workers in ((END, user.device, 1), (EDGE, c.edge.device, c.edge.n_workers),
+                                                   (CLOUD, c.cloud.device, c.cloud.n_workers))}
         out = np.empty(len(self.codec.actions))
         for i, action in enumerate(self.codec.actions):
             tier, model = action[0], action[-1]
             n_blocks = table.n_blocks[model]
             cut = n_blocks if tier == END else _cut(action)
             local = user.device
-            latency = table.prefix(local, model)[cut] + obs[OBS_Q_LOCAL] * mean_service[local.name] * (cut > 0)
+            latency = table.prefix(local, model)[cut] + obs[OBS_Q_LOCAL] * mean_service[END] * (cut > 0)
             if tier != END:
                 sent = table.cut_bytes[model][cut]
                 result = table.models[model].output_bytes
                 server, q = (c.edge, obs[OBS_Q_EDGE]) if tier == EDGE else (c.cloud, obs[OBS_Q_CLOUD])
                 prefix = table.prefix(server.device, model)
                 latency += 8 * (sent + result) / up_bps + 2 * user.uplink.propagation_s
-                latency += q * mean_service[server.device.name] + (prefix[-1] - prefix[cut]) * server.slowdown
+                latency += q * mean_service[tier] * server.slowdown + (prefix[-1] - prefix[cut]) * server.slowdown
                 if tier == CLOUD:
                     latency += 8 * (sent + result) / wan_bps + 2 * c.wan_up.propagation_s
             out[i] = latency

@@ -32,14 +32,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def train(algo: str, env_id: str, timesteps: int, seed: int, logdir: Path, checkpoint_freq: int = 0,
           env_kwargs: dict[str, Any] | None = None, algo_kwargs: dict[str, Any] | None = None,
-          progress_bar: bool = False) -> tuple[Any, Path]:
-    """Train and save; returns the model and the path of the saved zip (also after Ctrl-C)."""
+          progress_bar: bool = False, n_threads: int | None = 1) -> tuple[Any, Path]:
+    """Train and save; returns the model and the path of the saved zip (also after Ctrl-C).
+
+    ``n_threads`` sets torch's threads for this process (None leaves them): the policies are small
+    MLPs, which run fastest on one thread; torch's default of one per core was 10x slower on a busy
+    2-core machine.
+    """
+    import torch
     from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback
 
     from e3gym.agents.sb3 import E3MetricsCallback, algo_class, make_env, save_trained
 
     if timesteps < 1:
         raise ValueError(f"--timesteps must be >= 1, got {timesteps}")
+    if n_threads is not None:
+        torch.set_num_threads(n_threads)
     env = make_env(env_id, algo, **(env_kwargs or {}))
     env.reset(seed=seed)
     run_dir = Path(logdir) / f"{env_id.replace('/', '_')}_{algo}_s{seed}"
@@ -47,6 +55,11 @@ def train(algo: str, env_id: str, timesteps: int, seed: int, logdir: Path, check
     if algo in ("ppo", "maskable_ppo"):
         kwargs.setdefault("n_steps", 512)
         kwargs.setdefault("batch_size", 128)
+        # A request's reward is nearly immediate (queues drain within a few requests). With SB3's
+        # gamma = 0.99 the return sums ~100 later requests' noise, and on EndEdgeCloud-v0 PPO
+        # collapses to the fastest model, ignoring accuracy (compare: benchmarks/agents_default.py
+        # --ppo-kwargs '{"gamma": 0.99}').
+        kwargs.setdefault("gamma", 0.5)
     model = algo_class(algo)("MlpPolicy", env, seed=seed, verbose=0, tensorboard_log=str(run_dir), device="cpu",
                              **kwargs)
     callbacks = [E3MetricsCallback()]

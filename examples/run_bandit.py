@@ -12,7 +12,7 @@ from e3gym.agents import load_agent, run_episode
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--episodes", type=int, default=30)
-parser.add_argument("--alpha", type=float, default=0.2)
+parser.add_argument("--alpha", type=float, default=0.05, help="confidence-bonus width (reward units)")
 args = parser.parse_args()
 
 env = gym.make("e3gym/EndEdgeCloud-v0")

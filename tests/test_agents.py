@@ -126,3 +126,59 @@ def test_rl_zoo_hyperparameter_files_name_registered_envs():
         data = yaml.load(text, Loader=yaml.SafeLoader)
         assert set(data) <= set(e3gym.ENVIRONMENTS)
         assert all(cfg["n_timesteps"] > 0 for cfg in data.values())
+
+
+def _exact_scenario(env_id: str) -> dict:
+    from conftest import small_scenario
+    return small_scenario(models={"names": ["mobilenet_v3_small", "mobilenet_v2", "resnet50"],
+                                  "partition": env_id.endswith("EndEdgeCloud-v0"), "latency_noise": False})
+
+
+@pytest.mark.parametrize("env_id", ["e3gym/EndEdgeCloud-v0", "e3gym/ModelSelection-v0"])
+def test_greedy_prediction_is_exact_when_the_estimates_are(env_id):
+    # constant links, empty queues, no run-to-run noise: the observed estimates are the truth
+    env = gym.make(env_id, scenario=_exact_scenario(env_id))
+    greedy = load_agent("greedy", env)
+    obs, _ = env.reset(seed=0)
+    predicted = greedy._predict_latency(np.asarray(obs, dtype=float))
+    true = [env.unwrapped.what_if(np.array(a)).latency_s for a in env.unwrapped.distinct_actions()]
+    np.testing.assert_allclose(predicted, true, rtol=1e-9)
+
+
+def test_always_edge_with_a_fixed_model_and_cut():
+    env = gym.make("e3gym/EndEdgeCloud-v0", max_episode_steps=10, **SHORT)
+    result = run_episode(env, load_agent("always_edge", env, model=1, cut=3), seed=0)
+    assert {(i["tier_name"], i["cut"], i["model"]) for i in result.infos} == {("edge", 3, 1)}
+
+
+@pytest.mark.parametrize("env_id, kwargs, match", [
+    ("e3gym/EndEdgeCloud-v0", {"cut": -1}, "cut must be an integer >= 0"),
+    ("e3gym/EndEdgeCloud-v0", {"cut": 500}, "cut=500 leaves no model"),
+    ("e3gym/EndEdgeCloud-v0", {"model": 99}, "model must be an index"),
+    ("e3gym/ModelSelection-v0", {"cut": 2}, "takes no cut"),
+])
+def test_always_tier_bad_options(env_id, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        load_agent("always_cloud", gym.make(env_id, **SHORT), **kwargs)
+
+
+def test_static_best_calibrates_once_per_env_configuration(monkeypatch):
+    from e3gym.agents.baselines import StaticBest
+    env = gym.make("e3gym/ModelSelection-v0", **SHORT)
+    first = load_agent("static_best", env, calibration_steps=20, calibration_seed=77)
+
+    def no_second_calibration(self, seed, steps):
+        raise AssertionError("calibrated again")
+    monkeypatch.setattr(StaticBest, "_calibrate", no_second_calibration)
+    again = load_agent("static_best", gym.make("e3gym/ModelSelection-v0", **SHORT), calibration_steps=20,
+                       calibration_seed=77)
+    assert again.calibration_rewards == first.calibration_rewards and again.action == first.action
+    with pytest.raises(AssertionError, match="calibrated again"):  # another seed is another calibration
+        load_agent("static_best", env, calibration_steps=20, calibration_seed=78)
+
+
+def test_linucb_without_cuts_plays_whole_model_actions_only():
+    env = gym.make("e3gym/EndEdgeCloud-v0", max_episode_steps=60, **SHORT)
+    result = run_episode(env, load_agent("linucb", env, cuts=False), seed=0)
+    for info in result.infos:
+        assert info["tier_name"] == "end" or info["cut"] == 0

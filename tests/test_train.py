@@ -39,6 +39,7 @@ def test_short_ppo_run_logs_env_metrics(tmp_path):
     assert {"e3gym/tier_choice", "e3gym/cut_choice", "e3gym/model_choice"} <= set(acc.Tags()["histograms"])
     result = evaluate(model, "ppo", "e3gym/EndEdgeCloud-v0", [100], SMALL)
     assert result["mean_latency_ms"] > 0 and 0 < result["mean_accuracy"] <= 1
+    assert model.gamma == 0.5  # the e3gym default: rewards are nearly immediate
 
 
 def test_maskable_ppo_trains_on_flat_actions_and_respects_masks(tmp_path):
