@@ -29,6 +29,7 @@ import gymnasium as gym
 import numpy as np
 
 from e3gym.bench.suite import AgentEntry, ScenarioEntry, Suite
+from e3gym.files import write_text_atomic
 
 # Fields of a cell's config that say where files are, not what is computed: not part of its key.
 _NOT_KEYED = ("suite_dir",)
@@ -48,16 +49,8 @@ def run_key(cells: list[dict[str, Any]], command: str) -> str:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON via a temporary file and ``os.replace``: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, default=float)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON atomically: readers never see half a file."""
+    write_text_atomic(path, json.dumps(data, indent=1, default=float))
 
 
 def resolved_scenario(scenario: ScenarioEntry, suite_dir: Path | None) -> dict[str, Any]:

@@ -19,12 +19,11 @@ import argparse
 import csv
 import json
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from e3gym.files import write_text_atomic
 from e3gym.core.profiles import (DEVICE_SCHEMA, MODEL_SCHEMA, check_device_against_models, parse_device,
                                  parse_models)
 
@@ -136,17 +135,8 @@ def dumps(obj: Any, indent: int = 0) -> str:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON through a temporary file and ``os.replace``, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(dumps(data) + "\n")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; shipped data is world-readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON in the shipped layout, atomically: readers never see half a file."""
+    write_text_atomic(path, dumps(data) + "\n")
 
 
 # --------------------------------------------------------------------------- reference (profile_ref.py)

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -102,20 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m e3gym.profiler.reference", description=main.__doc__)
     ap.add_argument("model_file", type=Path, help="model JSON to update in place (e.g. profiles/models/torchvision.json)")
     a = ap.parse_args(argv)
-    from e3gym.profiler.convert import dumps  # the shipped files' one-record-per-line layout
+    from e3gym.profiler.convert import write_json_atomic  # the shipped files' one-record-per-line layout
 
     data = json.loads(a.model_file.read_text(encoding="utf-8"))
     fill_costs(data)
     parse_models(data, str(a.model_file))  # validate before anything is written
-    fd, tmp = tempfile.mkstemp(dir=a.model_file.parent, prefix=f".{a.model_file.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(dumps(data) + "\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, a.model_file)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(a.model_file, data)
     print(f"{a.model_file}: flops and param_bytes of {sum(len(m['blocks']) for m in data['models'])} blocks "
           f"in {len(data['models'])} models")
     return 0
