@@ -19,9 +19,9 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
 
 from e3gym.agents.base import AgentSpecError
+from e3gym.agents.train import ALGOS
 from e3gym.envs.wrappers import FlatAction
 
-ALGOS = ("ppo", "a2c", "dqn", "maskable_ppo")
 FLAT_ALGOS = ("dqn", "maskable_ppo")  # need a Discrete action space
 INFO_KEYWORDS = ("latency_s", "accuracy", "energy_j", "deadline_missed")
 METRICS = ("latency_s", "accuracy", "energy_j", "deadline_missed", "accuracy_missed")

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from e3gym.agents.sb3 import ALGOS
+# Defined here, not imported from e3gym.agents.sb3, so that building the `e3gym` command line does
+# not import Stable-Baselines3 and torch.
+ALGOS = ("ppo", "a2c", "dqn", "maskable_ppo")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -38,12 +38,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from e3gym.agents.train import ALGOS
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-RL_ALGOS = ("ppo", "a2c", "dqn", "maskable_ppo")
+RL_ALGOS = ALGOS  # trained with Stable-Baselines3
 REFERENCE_AGENTS = ("static_best", "oracle")  # score 0 and score 1: always run
 
 SUITE_KEYS = {"id", "version", "description", "max_steps", "episodes", "seeds", "train_seeds", "scenarios", "agents"}
