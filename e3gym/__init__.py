@@ -14,6 +14,9 @@ __version__ = "0.1.0"
 ENVIRONMENTS = {
     "e3gym/EndEdgeCloud-v0": ("e3gym.envs.end_edge_cloud:EndEdgeCloudEnv", 200),
     "e3gym/ModelSelection-v0": ("e3gym.envs.end_edge_cloud:ModelSelectionEnv", 200),
+    "e3gym/Partition-v0": ("e3gym.envs.partition:PartitionEnv", 1000),
+    "e3gym/FadingSplit-v0": ("e3gym.envs.fading_split:FadingSplitEnv", None),
+    "e3gym/ModelPlacement-v0": ("e3gym.envs.fading_split:ModelPlacementEnv", 100),
 }
 
 for _id, (_entry, _steps) in ENVIRONMENTS.items():

@@ -1,0 +1,115 @@
+"""Reference policies for ``e3gym/Partition-v0`` (the comparisons of the ANS paper).
+
+* :class:`PartitionLinUCB` - plain LinUCB over muLinUCB's contexts: the same ridge regression and
+  lower confidence bound, no forced sampling, no key-frame weighting (L = 0, OFUL radius without the
+  ``1 / (1 - l_key)`` factor).
+* :class:`NeurosurgeonStatic` - Neurosurgeon-style (Kang et al., ASPLOS 2017): an offline-profiled
+  linear regression of the edge delay on the work by layer type (conv MACs, fc MACs, other ops after
+  the cut), fitted once to the idle server's profile, plus a fixed bandwidth estimate; the cut with
+  the smallest predicted delay is played forever (never updated).
+* :class:`FixedCut` - one cut always: :class:`OnDevice` (everything on the device), :class:`AllEdge`
+  (the raw input offloaded).
+* :class:`OracleCut` - clairvoyant: the cut with the smallest true (noise-free) delay of each frame.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from e3gym.agents.base import AgentSpecError
+from e3gym.agents.mulinucb import MuLinUCB
+
+
+def _partition_env(env: gym.Env, who: str):
+    base = env.unwrapped
+    if not hasattr(base, "table") or not hasattr(base, "expected_delays"):
+        raise AgentSpecError(f"{who} needs e3gym/Partition-v0; got {type(base).__name__}")
+    return base
+
+
+class PartitionLinUCB(MuLinUCB):
+    """LinUCB over the per-cut contexts: muLinUCB without forced sampling and key-frame weighting."""
+
+    default_config = {"forced_sampling": False, "key_frame_weighting": False}
+
+
+class _Fixed:
+    cut = 0
+
+    def act(self, obs: Any, info: dict) -> int:
+        """The fixed cut."""
+        return self.cut
+
+    def update(self, obs: Any, action: Any, reward: float, next_obs: Any, info: dict) -> None:
+        """Nothing to learn."""
+
+    def reset(self) -> None:
+        """Nothing to forget."""
+
+
+class FixedCut(_Fixed):
+    """Always the same cut.
+
+    Args:
+        env: a Partition-v0 env.
+        cut: the cut index.
+    """
+
+    def __init__(self, env: gym.Env, cut: int = 0):
+        base = _partition_env(env, type(self).__name__)
+        if isinstance(cut, bool) or not isinstance(cut, int) or not 0 <= cut < base.n_cuts:
+            raise ValueError(f"cut must be an integer in [0, {base.n_cuts}), got {cut!r}")
+        self.cut = cut
+
+
+class OnDevice(FixedCut):
+    """Everything on the device."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env, _partition_env(env, "OnDevice").table.local_cut)
+
+
+class AllEdge(FixedCut):
+    """The raw input offloaded (cut 0)."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env, 0)
+
+
+class NeurosurgeonStatic(_Fixed):
+    """Offline regression of edge delay per layer type + a fixed bandwidth estimate; never updated.
+
+    Args:
+        env: a Partition-v0 env.
+        bandwidth_mbps: the bandwidth estimate; default the long-run mean of the env's bandwidth process.
+    """
+
+    def __init__(self, env: gym.Env, bandwidth_mbps: float | None = None):
+        base = _partition_env(env, "NeurosurgeonStatic")
+        table = base.table
+        bps = base._bandwidth_spec.mean_bps() if bandwidth_mbps is None else float(bandwidth_mbps) * 1e6
+        if not (np.isfinite(bps) and bps > 0):
+            raise ValueError(f"bandwidth_mbps must be > 0, got {bandwidth_mbps!r}")
+        offload = np.arange(table.n_cuts) != table.local_cut
+        work = table.contexts[:, [0, 2, 4]]  # conv MACs, fc MACs, other ops after the cut
+        scale = np.where(work.max(axis=0) > 0, work.max(axis=0), 1.0)
+        # Profiled once on the idle server (load factor 1): edge seconds per unit of work of each type.
+        coef, *_ = np.linalg.lstsq(work[offload] / scale, table.edge_s[offload], rcond=None)
+        self.edge_coef = coef / scale
+        self.bandwidth_bps = bps
+        link = 2 * base.propagation_s + (table.bits + 8 * table.result_bytes) / bps
+        self.predicted_s = table.frontend_s + np.where(offload, link + work @ self.edge_coef, 0.0)
+        self.cut = int(np.argmin(self.predicted_s))
+
+
+class OracleCut(_Fixed):
+    """The best cut of every frame under the true bandwidth and load (clairvoyant, noise-free)."""
+
+    def __init__(self, env: gym.Env):
+        self.base = _partition_env(env, "OracleCut")
+
+    def act(self, obs: Any, info: dict) -> int:
+        """argmin of the env's true expected delays for the current frame."""
+        return int(np.argmin(self.base.expected_delays()))

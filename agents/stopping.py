@@ -1,0 +1,139 @@
+"""Stopping rules for ``e3gym/FadingSplit-v0`` and placement rules for ``e3gym/ModelPlacement-v0``
+(Yan, Bi, Zhang, IEEE TWC 2022).
+
+Every rule is a threshold on the channel gain per stage, computed by :mod:`e3gym.core.fading` from
+the env's own :class:`~e3gym.core.fading.SplitProblem` (the cost functions the env charges):
+
+* :class:`OptimalStopping` - backward induction, ``J_l(h) = min(S_l(h), C_{l+1} + E[J_{l+1}])``;
+* :class:`OSLA` - one-stage look-ahead, stop iff ``S_l(h) <= C_{l+1} + E[S_{l+1}]``;
+* :class:`OffloadAtInput` - always upload the raw input; :class:`OffloadAtHorizon` - always run the
+  placed layers first.
+
+Placement: :class:`OptimalPlacement` picks, for the observed mean SNR, the M that minimizes the
+analytical expected cost per inference (download amortized over K, plus the rule's expected cost);
+:class:`FixedPlacement` always places the same number of layers.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from e3gym.agents.base import AgentSpecError
+from e3gym.core import fading
+
+
+class _Stopping:
+    """Base: a threshold rule from the env's problem; acts on the info's exact stage and gain."""
+
+    def __init__(self, env: gym.Env):
+        base = env.unwrapped
+        if not hasattr(base, "problem") or not hasattr(base, "horizon"):
+            raise AgentSpecError(f"{type(self).__name__} needs e3gym/FadingSplit-v0; got {type(base).__name__}")
+        self.base = base
+        self.policy = self.make_policy(base.problem, base.horizon)
+
+    def make_policy(self, problem: fading.SplitProblem, horizon: int) -> fading.StoppingPolicy:
+        raise NotImplementedError
+
+    def act(self, obs: Any, info: dict) -> int:
+        """1 (stop) when the current gain reaches the stage's threshold, else 0 (continue)."""
+        if "stage" in info and "gain" in info:
+            stage, gain = int(info["stage"]), float(info["gain"])
+        else:  # the observation carries them too (gain clipped at 50, where every rule stops anyway)
+            stage, gain = int(round(float(obs[0]) * self.base.n_layers)), float(obs[1])
+        return int(self.policy.stops(stage, gain))
+
+    def update(self, obs: Any, action: Any, reward: float, next_obs: Any, info: dict) -> None:
+        """Nothing to learn: the rule is computed from the model of the channel."""
+
+    def reset(self) -> None:
+        """Nothing to forget."""
+
+
+class OptimalStopping(_Stopping):
+    """The optimal rule by backward induction."""
+
+    def make_policy(self, problem, horizon):
+        return fading.optimal_policy(problem, horizon)
+
+
+class OSLA(_Stopping):
+    """The one-stage look-ahead rule."""
+
+    def make_policy(self, problem, horizon):
+        return fading.osla_policy(problem, horizon)
+
+
+class OffloadAtInput(_Stopping):
+    """Always upload the raw input (stage 0)."""
+
+    def make_policy(self, problem, horizon):
+        return fading.fixed_stage_policy(problem, horizon, 0)
+
+
+class OffloadAtHorizon(_Stopping):
+    """Always compute every placed layer, then upload (or finish, when all N are placed)."""
+
+    def make_policy(self, problem, horizon):
+        return fading.fixed_stage_policy(problem, horizon, horizon)
+
+
+class _Placement:
+    def __init__(self, env: gym.Env):
+        base = env.unwrapped
+        if not hasattr(base, "problem_at") or not hasattr(base, "n_inferences"):
+            raise AgentSpecError(f"{type(self).__name__} needs e3gym/ModelPlacement-v0; got {type(base).__name__}")
+        self.base = base
+
+    def update(self, obs: Any, action: Any, reward: float, next_obs: Any, info: dict) -> None:
+        """Nothing to learn."""
+
+    def reset(self) -> None:
+        """Nothing to forget."""
+
+
+class OptimalPlacement(_Placement):
+    """For the observed mean SNR, the M with the lowest expected cost per inference.
+
+    Args:
+        env: a ModelPlacement-v0 env.
+        rule: the splitting rule assumed inside the period (default: the env's).
+    """
+
+    def __init__(self, env: gym.Env, rule: str | None = None):
+        super().__init__(env)
+        self.rule = self.base.rule if rule is None else rule
+        if self.rule not in fading.RULES:
+            raise ValueError(f"rule must be one of {sorted(fading.RULES)}, got {rule!r}")
+
+    def costs(self, mean_snr_db: float) -> np.ndarray:
+        """Expected cost per inference of every M at this SNR."""
+        problem = self.base.problem_at(mean_snr_db)
+        return np.array([fading.placement_cost(problem, m, self.base.n_inferences, self.rule, self.base.rx_power_w)
+                         for m in range(self.base.n_layers + 1)])
+
+    def act(self, obs: Any, info: dict) -> int:
+        """argmin over M of the expected cost per inference."""
+        return int(np.argmin(self.costs(float(np.asarray(obs).ravel()[0]))))
+
+
+class FixedPlacement(_Placement):
+    """Always place the same number of layers.
+
+    Args:
+        env: a ModelPlacement-v0 env.
+        horizon: M (default: all layers).
+    """
+
+    def __init__(self, env: gym.Env, horizon: int | None = None):
+        super().__init__(env)
+        n = self.base.n_layers
+        self.horizon = n if horizon is None else horizon
+        if isinstance(self.horizon, bool) or not isinstance(self.horizon, int) or not 0 <= self.horizon <= n:
+            raise ValueError(f"horizon must be an integer in [0, {n}], got {horizon!r}")
+
+    def act(self, obs: Any, info: dict) -> int:
+        """The fixed M."""
+        return self.horizon

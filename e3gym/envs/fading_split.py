@@ -1,0 +1,358 @@
+"""FadingSplit-v0 and ModelPlacement-v0: the two timescales of Yan, Bi, Zhang (IEEE TWC 2022)."""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from e3gym.core import fading
+from e3gym.core.fading import FadingChannel, LayerModel, SplitProblem
+from e3gym.core.profiles import ProfileLibrary, builtin_library
+
+GAIN_OBS_MAX = 50.0  # h ~ Exp(1): P(h > 50) = e^-50, so the clip never bites in practice
+
+
+def build_layers(layers: str | LayerModel, layers_kwargs: Mapping[str, Any] | None,
+                 profiles: ProfileLibrary | None) -> LayerModel:
+    """A LayerModel from ``"mlp"`` (parametric), a model-profile name, or a LayerModel."""
+    kwargs = dict(layers_kwargs or {})
+    if isinstance(layers, LayerModel):
+        if kwargs:
+            raise ValueError("layers_kwargs applies only when layers is 'mlp' or a profile name")
+        return layers
+    if layers == "mlp":
+        return LayerModel.mlp(**kwargs)
+    if not isinstance(layers, str):
+        raise ValueError(f"layers must be 'mlp', a model-profile name or a LayerModel, got {layers!r}")
+    return LayerModel.from_profile((profiles or builtin_library()).model(layers), **kwargs)
+
+
+def build_problem(layers: LayerModel, mean_snr_db: float | None, distance_m: float, tx_power_w: float,
+                  noise_w: float, bandwidth_hz: float, min_snr_db: float, cpu_hz: float, kappa: float,
+                  energy_weight: float, edge_hz: float | None) -> SplitProblem:
+    """The SplitProblem of the env arguments (mean SNR given, or from distance and power by the path-loss model)."""
+    if mean_snr_db is None:
+        mean_snr_db = fading.mean_snr_db(tx_power_w, distance_m, noise_w)
+    channel = FadingChannel(bandwidth_hz, mean_snr_db, min_snr_db)
+    return SplitProblem(layers, channel, tx_power_w=tx_power_w, cpu_hz=cpu_hz, kappa=kappa,
+                        energy_weight=energy_weight, edge_hz=edge_hz)
+
+
+class FadingSplitEnv(gym.Env):
+    """
+    ## Description
+
+    Online model splitting over a fading channel, after Yan, Bi, Zhang, "Optimal Model Placement and
+    Online Model Splitting for Device-Edge Co-Inference" (IEEE TWC 2022). One episode is one
+    inference: the device runs the placed layers one at a time; before each layer (and before the
+    first, on the raw input) it sees the channel gain of the current fading block and either uploads
+    the current tensor (stop) or computes one more layer (continue). After the M-th layer it must
+    stop; after the last layer of the model nothing is sent. Cost = time + ``energy_weight`` x device
+    energy; every figure comes from :mod:`e3gym.core.fading`, the functions the stopping rules use.
+
+    ## Action Space
+
+    ``Discrete(2)``: 0 = continue (compute layer l+1), 1 = stop (upload now). At stage M any action stops.
+
+    ## Observation Space
+
+    ``Box(float32)`` of size 5:
+
+    | index | observation | min | max |
+    |---|---|---|---|
+    | 0 | stage l / N (layers done on the device) | 0 | 1 |
+    | 1 | channel power gain h of the current block (Exp(1), clipped) | 0 | 50 |
+    | 2 | cost of stopping now, S_l(h) (s) | 0 | S at the SNR floor, max over l |
+    | 3 | cost of computing the next layer, C_{l+1} (s; 0 at l = N) | 0 | max over l |
+    | 4 | layers left before the forced stop, (M - l) / N | 0 | 1 |
+
+    ## Rewards
+
+    Minus the cost of each step: ``-C_{l+1}`` on continue, ``-S_l(h)`` on stop. The episode's return is
+    minus the inference's cost. ``info["vector_reward"] = [-time_s, -energy_j]`` of the step.
+
+    ## Starting State
+
+    Stage 0 (the raw input), a fresh gain.
+
+    ## Episode End
+
+    Terminates at the stop (at the latest after M + 1 steps). Registered without a step limit. Steps
+    after the stop stay in the terminal state at zero cost (call ``reset`` for the next inference).
+
+    ## Arguments
+
+    * ``layers``: ``"mlp"`` (default; parametric MLP with equal neurons, ``layers_kwargs`` of
+      :meth:`LayerModel.mlp`: ``n_layers`` 6, ``width`` 256, ``input_dim`` 784, ``bits_per_value`` 32,
+      ``cycles_per_bit`` 100), a model-profile name (``layers_kwargs`` of :meth:`LayerModel.from_profile`),
+      or a :class:`LayerModel`.
+    * ``horizon``: M, layers placed on the device (default: all N).
+    * ``mean_snr_db``: average SNR; default None computes it from ``tx_power_w`` (0.1 W), ``distance_m``
+      (40 m) and ``noise_w`` (1e-10 W) with Huang et al.'s path loss (A_d 4.11, 915 MHz, d_e 2.8).
+    * ``bandwidth_hz`` (2e6), ``min_snr_db`` (-10, the SNR floor), ``cpu_hz`` (1e9), ``kappa`` (1e-26),
+      ``energy_weight`` (0.1 s/J), ``edge_hz`` (None: edge compute not counted).
+      W, N0, kappa and the 100 cycles/bit are Huang, Bi, Zhang (IEEE TMC 2020); P, f, distance and the
+      energy weight are reconstruction choices.
+
+    ## Info
+
+    ``stage`` and ``gain`` (the state of the next decision), ``decided_stage``, ``stopped``,
+    ``time_s``, ``energy_j``, ``cost`` (this step), ``total_cost`` (this inference so far), ``horizon``,
+    ``vector_reward``.
+
+    ## Example
+
+    >>> import gymnasium as gym, e3gym
+    >>> env = gym.make("e3gym/FadingSplit-v0")
+    >>> obs, info = env.reset(seed=0)
+    >>> env.action_space, obs.shape, info["stage"]
+    (Discrete(2), (5,), 0)
+    >>> obs, reward, terminated, truncated, info = env.step(1)
+    >>> terminated, info["decided_stage"], reward == -info["cost"]
+    (True, 0, True)
+
+    ## Version History
+
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, layers: str | LayerModel = "mlp", layers_kwargs: Mapping[str, Any] | None = None,
+                 horizon: int | None = None, mean_snr_db: float | None = None, distance_m: float = 40.0,
+                 tx_power_w: float = 0.1, noise_w: float = fading.NOISE_W, bandwidth_hz: float = fading.BANDWIDTH_HZ,
+                 min_snr_db: float = -10.0, cpu_hz: float = 1e9, kappa: float = fading.KAPPA,
+                 energy_weight: float = 0.1, edge_hz: float | None = None, profiles: ProfileLibrary | None = None,
+                 render_mode: str | None = None):
+        if render_mode is not None:
+            raise ValueError(f"render_mode {render_mode!r} is not supported; e3gym envs report through info")
+        lm = build_layers(layers, layers_kwargs, profiles)
+        self.problem = build_problem(lm, mean_snr_db, distance_m, tx_power_w, noise_w, bandwidth_hz, min_snr_db,
+                                     cpu_hz, kappa, energy_weight, edge_hz)
+        n = self.problem.n_layers
+        self.horizon = n if horizon is None else fading._check_horizon(self.problem, horizon)
+        self.n_layers = n
+        p = self.problem
+        stop_max = max(float(p.stop_cost(l, 0.0)) for l in range(n + 1))  # the floor rate is the slowest
+        cont_max = max(p.continue_cost(l) for l in range(n))
+        high = np.array([1.0, GAIN_OBS_MAX, stop_max, cont_max, 1.0], dtype=np.float32)
+        self.observation_space = spaces.Box(np.zeros(5, np.float32), high, dtype=np.float32)
+        self.action_space = spaces.Discrete(2)
+        self.reward_space = spaces.Box(np.full(2, -np.inf, np.float32), np.zeros(2, np.float32), dtype=np.float32)
+        self._stage: int | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._stage, self._total = 0, 0.0
+        self._gain = float(self.problem.channel.sample(self.np_random))
+        return self._observe(), {"stage": 0, "gain": self._gain, "horizon": self.horizon}
+
+    def step(self, action):
+        if self._stage is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        if self._stage < 0:  # after the stop the state is absorbing: no cost, still terminated
+            zero = np.zeros(2, dtype=np.float32)
+            return self._last_obs.copy(), 0.0, True, False, {
+                "stage": self._stop_stage, "gain": self._gain, "decided_stage": self._stop_stage, "stopped": True,
+                "time_s": 0.0, "energy_j": 0.0, "cost": 0.0, "total_cost": self._total, "horizon": self.horizon,
+                "vector_reward": zero}
+        try:
+            a = np.asarray(action).item()
+        except (TypeError, ValueError):
+            a = None
+        if isinstance(a, bool) or a not in (0, 1):
+            raise ValueError(f"action {action!r} is outside {self.action_space} (0 = continue, 1 = stop)")
+        l, p = self._stage, self.problem
+        stop = int(a) == 1 or l >= self.horizon
+        if stop:
+            time, energy = float(p.stop_time_s(l, self._gain)), float(p.stop_energy_j(l, self._gain))
+        else:
+            time, energy = p.continue_time_s(l), p.continue_energy_j(l)
+        cost = time + p.energy_weight * energy
+        self._total += cost
+        info = {"decided_stage": l, "stopped": stop, "time_s": time, "energy_j": energy, "cost": cost,
+                "total_cost": self._total, "horizon": self.horizon,
+                "vector_reward": np.array([-time, -energy], dtype=np.float32)}
+        if stop:
+            obs = self._observe()
+            self._last_obs, self._stop_stage, self._stage = obs, l, -1
+            info.update(stage=l, gain=self._gain)
+            return obs, -cost, True, False, info
+        self._stage = l + 1
+        self._gain = float(p.channel.sample(self.np_random))
+        info.update(stage=self._stage, gain=self._gain)
+        return self._observe(), -float(cost), False, False, info
+
+    def _observe(self) -> np.ndarray:
+        l, p, n = self._stage, self.problem, self.n_layers
+        cont = p.continue_cost(l) if l < n else 0.0
+        obs = [l / n, min(self._gain, GAIN_OBS_MAX), float(p.stop_cost(l, self._gain)), cont, (self.horizon - l) / n]
+        return np.minimum(np.array(obs, dtype=np.float32), self.observation_space.high)
+
+
+class ModelPlacementEnv(gym.Env):
+    """
+    ## Description
+
+    The slow timescale of Yan, Bi, Zhang (IEEE TWC 2022): the model is retrained at the edge
+    periodically, and at the start of each model-update period the first M layers must be placed on
+    the device (their parameters downloaded once over the fading channel, the cost amortized over the
+    K inferences of the period). Inside the period every inference is split online by a stopping rule
+    with horizon M (``rule``: the optimal backward-induction rule or OSLA). The period's mean SNR
+    (large-scale fading as the user moves) is observed before choosing M and drifts between periods.
+
+    ## Action Space
+
+    ``Discrete(N + 1)``: M, the number of layers placed (0: nothing placed, every input offloaded).
+
+    ## Observation Space
+
+    ``Box(float32)`` of size 1:
+
+    | index | observation | min | max |
+    |---|---|---|---|
+    | 0 | mean SNR of the coming period (dB) | snr_low_db | snr_high_db |
+
+    ## Rewards
+
+    Minus the period's cost per inference: (parameter download + the K inferences) / K, each inference
+    simulated stage by stage with the rule's thresholds (from :mod:`e3gym.core.fading`).
+    ``info["vector_reward"] = [-time_s, -energy_j]`` per inference.
+
+    ## Starting State
+
+    A mean SNR uniform in ``[snr_low_db, snr_high_db]``, or ``reset(options={"mean_snr_db": x})``
+    (with ``snr_step_db=0`` the SNR then stays at x).
+
+    ## Episode End
+
+    Continuing: never terminates. The registered ``max_episode_steps`` (100 periods) truncates.
+
+    ## Arguments
+
+    * ``layers``, ``layers_kwargs``, ``tx_power_w``, ``noise_w``, ``bandwidth_hz``, ``min_snr_db``,
+      ``cpu_hz``, ``kappa``, ``energy_weight``, ``edge_hz``: as in :class:`FadingSplitEnv`. The layers
+      need ``param_bits`` (the MLP has them; model profiles need ``param_bytes`` per block).
+    * ``n_inferences``: K, inferences per period (5000).
+    * ``rule``: ``"optimal"`` (default) or ``"osla"``.
+    * ``rx_power_w``: device receive power during the download (0: only its time is counted).
+    * ``snr_low_db`` (-5), ``snr_high_db`` (20), ``snr_step_db`` (3): the mean SNR follows a random walk
+      with that per-period standard deviation, clipped to the range (a reconstruction parameter).
+      The download uses the same channel (reciprocity).
+
+    ## Info
+
+    ``mean_snr_db``, ``horizon``, ``download_cost``, ``inference_cost`` (mean over the period),
+    ``expected_cost`` (the analytical expected cost per inference of this M at this SNR),
+    ``stop_stages`` (histogram), ``vector_reward``.
+
+    ## Example
+
+    >>> import gymnasium as gym, e3gym
+    >>> env = gym.make("e3gym/ModelPlacement-v0")
+    >>> obs, info = env.reset(seed=0)
+    >>> env.action_space
+    Discrete(7)
+    >>> obs, reward, terminated, truncated, info = env.step(2)
+    >>> info["horizon"], bool(reward < 0)
+    (2, True)
+
+    ## Version History
+
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, layers: str | LayerModel = "mlp", layers_kwargs: Mapping[str, Any] | None = None,
+                 n_inferences: int = 5000, rule: str = "optimal", rx_power_w: float = 0.0,
+                 snr_low_db: float = -5.0, snr_high_db: float = 20.0, snr_step_db: float = 3.0,
+                 tx_power_w: float = 0.1, noise_w: float = fading.NOISE_W, bandwidth_hz: float = fading.BANDWIDTH_HZ,
+                 min_snr_db: float = -10.0, cpu_hz: float = 1e9, kappa: float = fading.KAPPA,
+                 energy_weight: float = 0.1, edge_hz: float | None = None, profiles: ProfileLibrary | None = None,
+                 render_mode: str | None = None):
+        if render_mode is not None:
+            raise ValueError(f"render_mode {render_mode!r} is not supported; e3gym envs report through info")
+        if isinstance(n_inferences, bool) or not isinstance(n_inferences, int) or n_inferences < 1:
+            raise ValueError(f"n_inferences must be an integer >= 1, got {n_inferences!r}")
+        if rule not in fading.RULES:
+            raise ValueError(f"rule must be one of {sorted(fading.RULES)}, got {rule!r}")
+        fading._check("rx_power_w", rx_power_w, strict=False)
+        fading._check("snr_step_db", snr_step_db, strict=False)
+        for name, v in (("snr_low_db", snr_low_db), ("snr_high_db", snr_high_db)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"{name} must be a finite number (dB), got {v!r}")
+        if not min_snr_db < snr_low_db < snr_high_db:
+            raise ValueError(f"need min_snr_db < snr_low_db < snr_high_db, got {min_snr_db}, {snr_low_db}, {snr_high_db}")
+        self.layers = build_layers(layers, layers_kwargs, profiles)
+        if self.layers.param_bits is None:
+            raise ValueError(f"layers {self.layers.name!r} have no parameter sizes (param_bits): placement cannot be priced")
+        self._kw = dict(tx_power_w=tx_power_w, noise_w=noise_w, bandwidth_hz=bandwidth_hz, min_snr_db=min_snr_db,
+                        cpu_hz=cpu_hz, kappa=kappa, energy_weight=energy_weight, edge_hz=edge_hz)
+        self.problem_at(snr_high_db)  # validates the physical parameters now
+        self.n_inferences, self.rule, self.rx_power_w = n_inferences, rule, float(rx_power_w)
+        self.snr_low_db, self.snr_high_db, self.snr_step_db = float(snr_low_db), float(snr_high_db), float(snr_step_db)
+        self.n_layers = self.layers.n_layers
+        self.action_space = spaces.Discrete(self.n_layers + 1)
+        self.observation_space = spaces.Box(np.array([snr_low_db], np.float32), np.array([snr_high_db], np.float32),
+                                            dtype=np.float32)
+        self.reward_space = spaces.Box(np.full(2, -np.inf, np.float32), np.zeros(2, np.float32), dtype=np.float32)
+        self._snr: float | None = None
+
+    def problem_at(self, mean_snr_db: float) -> SplitProblem:
+        """The splitting problem of a period with this mean SNR."""
+        kw = self._kw
+        return build_problem(self.layers, mean_snr_db, 1.0, kw["tx_power_w"], kw["noise_w"], kw["bandwidth_hz"],
+                             kw["min_snr_db"], kw["cpu_hz"], kw["kappa"], kw["energy_weight"], kw["edge_hz"])
+
+    @property
+    def mean_snr_db(self) -> float:
+        """Mean SNR of the coming period."""
+        return self._snr
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        start = (options or {}).get("mean_snr_db")
+        if start is None:
+            start = self.np_random.uniform(self.snr_low_db, self.snr_high_db)
+        elif isinstance(start, bool) or not isinstance(start, (int, float)) \
+                or not self.snr_low_db <= start <= self.snr_high_db:
+            raise ValueError(f"options['mean_snr_db'] must be a number in [{self.snr_low_db}, {self.snr_high_db}], "
+                             f"got {start!r}")
+        self._snr = float(np.float32(start))
+        return self._observe(), {"mean_snr_db": self._snr}
+
+    def step(self, action):
+        if self._snr is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        try:
+            m = int(np.asarray(action).item())
+        except (TypeError, ValueError):
+            raise ValueError(f"action {action!r} is not a number of layers in {self.action_space}") from None
+        if not 0 <= m <= self.n_layers or m != np.asarray(action).item():
+            raise ValueError(f"action {action!r} is outside {self.action_space}")
+        problem = self.problem_at(self._snr)
+        policy = fading.RULES[self.rule](problem, m)
+        rng = self.np_random
+        k = self.n_inferences
+        bits = sum(self.layers.param_bits[:m])
+        dl_time = bits / float(problem.channel.rate_bps(problem.channel.sample(rng))) if m else 0.0
+        dl_energy = self.rx_power_w * dl_time
+        sim = fading.simulate(problem, policy, rng, k)
+        time = (dl_time + sim["time_s"].sum()) / k
+        energy = (dl_energy + sim["energy_j"].sum()) / k
+        cost = time + problem.energy_weight * energy
+        info = {"mean_snr_db": self._snr, "horizon": m, "download_cost": dl_time + problem.energy_weight * dl_energy,
+                "inference_cost": float(sim["cost"].mean()),
+                "expected_cost": fading.download_cost(problem, m, self.rx_power_w) / k + policy.expected_cost,
+                "stop_stages": np.bincount(sim["stage"], minlength=m + 1).tolist(),
+                "vector_reward": np.array([-time, -energy], dtype=np.float32)}
+        walk = self._snr + self.snr_step_db * float(rng.standard_normal())
+        self._snr = float(np.float32(min(max(walk, self.snr_low_db), self.snr_high_db)))
+        return self._observe(), -float(cost), False, False, info
+
+    def _observe(self) -> np.ndarray:
+        return np.clip(np.array([self._snr], dtype=np.float32), self.observation_space.low, self.observation_space.high)
