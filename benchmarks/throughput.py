@@ -1,6 +1,6 @@
 """Raw step() rate of e3gym envs against Gymnasium's CartPole-v1, measured in the same run.
 
-    python benchmarks/throughput.py [--steps 50000] [--repeats 5]
+    python benchmarks/throughput.py [--steps 20000] [--repeats 3] [--envs ID ...]
 
 Prints steps/s for each env and the ratio to CartPole (target for EndEdgeCloud-v0: >= 0.25x).
 Each env is built with gymnasium.make (so the registered wrappers are included, as users run
@@ -37,8 +37,8 @@ def steps_per_s(env_id: str, n_steps: int, repeats: int, seed: int = 0) -> float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=50_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--envs", nargs="*", default=sorted(e3gym.ENVIRONMENTS))
     args = parser.parse_args()
     baseline = steps_per_s("CartPole-v1", args.steps, args.repeats)

@@ -227,11 +227,12 @@ class Cluster:
         partition: whether cuts inside a model are allowed (needs per-block profiles).
         latency_noise: draw run-to-run variation from each profile's p10/p90 spread.
         ewma_weight: weight of the newest throughput sample in the bandwidth estimates.
+        table: a LatencyTable of the same models and partition setting to reuse (saves work per episode).
     """
 
     def __init__(self, users: Sequence[User], edge: Server, cloud: Server, wan_up: Link, wan_down: Link,
                  models: Sequence[ModelProfile], partition: bool = True, latency_noise: bool = True,
-                 ewma_weight: float = 0.3):
+                 ewma_weight: float = 0.3, table: LatencyTable | None = None):
         if not 0 < ewma_weight <= 1:
             raise ValueError(f"ewma_weight must be in (0, 1], got {ewma_weight!r}")
         if not users:
@@ -239,7 +240,9 @@ class Cluster:
         self.users = list(users)
         self.edge, self.cloud = edge, cloud
         self.wan_up, self.wan_down = wan_up, wan_down
-        self.table = LatencyTable(models, partition)
+        if table is not None and (table.models != list(models) or table.partition != partition):
+            raise ValueError("table was built for other models or another partition setting")
+        self.table = table or LatencyTable(models, partition)  # reusable: it depends on profiles only
         self.latency_noise = latency_noise
         for d in {u.device.name: u.device for u in self.users}.values():
             self.table.add_device(d)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -78,6 +79,37 @@ class ConstantBandwidth:
         return self.bandwidth_bps
 
 
+def _as_tuple(matrix: Sequence[Sequence[float]] | None) -> tuple | None:
+    return None if matrix is None else tuple(tuple(float(x) for x in row) for row in matrix)
+
+
+@lru_cache(maxsize=256)
+def _markov_chain(dwell: tuple[float, ...], transition: tuple | None, initial: tuple | None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated jump matrix, time-average occupancy and initial law (cached: envs rebuild links every reset)."""
+    n = len(dwell)
+    if transition is None:
+        p = np.full((n, n), 1.0 / max(1, n - 1))
+        np.fill_diagonal(p, 0.0)
+        if n == 1:
+            p[0, 0] = 1.0
+    else:
+        p = np.asarray(transition, dtype=float)
+        if p.shape != (n, n) or np.any(p < 0) or not np.allclose(p.sum(axis=1), 1.0):
+            raise ValueError(f"transition must be a {n}x{n} row-stochastic matrix, got {p.tolist()}")
+    # Stationary law of the jump chain weighted by dwell time = time-average state occupancy.
+    w, v = np.linalg.eig(p.T)
+    pi = np.abs(np.real(v[:, np.argmin(np.abs(w - 1.0))]))
+    occupancy = pi * np.asarray(dwell)
+    stationary = occupancy / occupancy.sum()
+    start = stationary if initial is None else np.asarray(initial, dtype=float)
+    if start.shape != (n,) or np.any(start < 0) or not np.isclose(start.sum(), 1.0):
+        raise ValueError(f"initial must be {n} probabilities summing to 1, got {initial!r}")
+    for a in (p, stationary, start):
+        a.flags.writeable = False  # shared between every chain with the same parameters
+    return p, stationary, start
+
+
 class MarkovBandwidth:
     """Continuous-time Markov chain over bandwidth states with exponential dwell times.
 
@@ -99,24 +131,8 @@ class MarkovBandwidth:
         if len(dwell) != n:
             raise ValueError(f"mean_dwell_s has {len(dwell)} values for {n} states")
         self.mean_dwell_s = [_positive(f"mean_dwell_s[{i}]", d) for i, d in enumerate(dwell)]
-        if transition is None:
-            p = np.full((n, n), 1.0 / max(1, n - 1))
-            np.fill_diagonal(p, 0.0)
-            if n == 1:
-                p[0, 0] = 1.0
-        else:
-            p = np.asarray(transition, dtype=float)
-            if p.shape != (n, n) or np.any(p < 0) or not np.allclose(p.sum(axis=1), 1.0):
-                raise ValueError(f"transition must be a {n}x{n} row-stochastic matrix, got {p.tolist()}")
-        self.transition = p
-        # Stationary law of the jump chain weighted by dwell time = time-average state occupancy.
-        w, v = np.linalg.eig(p.T)
-        pi = np.abs(np.real(v[:, np.argmin(np.abs(w - 1.0))]))
-        occupancy = pi * np.asarray(self.mean_dwell_s)
-        self.stationary = occupancy / occupancy.sum()
-        self.initial = self.stationary if initial is None else np.asarray(initial, dtype=float)
-        if self.initial.shape != (n,) or np.any(self.initial < 0) or not np.isclose(self.initial.sum(), 1.0):
-            raise ValueError(f"initial must be {n} probabilities summing to 1, got {initial!r}")
+        self.transition, self.stationary, self.initial = _markov_chain(
+            tuple(self.mean_dwell_s), _as_tuple(transition), None if initial is None else tuple(initial))
         self._state = 0
 
     def _segment(self, rng: np.random.Generator) -> tuple[float, float]:

@@ -127,6 +127,7 @@ class EndEdgeCloudEnv(gym.Env):
         # A throwaway build validates the scenario now and fixes the layout the spaces depend on.
         built = build(self.spec_data, np.random.default_rng(0), profiles)
         cluster = built.cluster
+        self._table = cluster.table  # compute tables depend on the profiles only: reused every episode
         if self.partition and cluster.table.partition:
             devices = [u.device for u in cluster.users] + [cluster.edge.device, cluster.cloud.device]
             require_partitionable(cluster.table.models, devices)
@@ -165,7 +166,7 @@ class EndEdgeCloudEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         link_rng, work_rng = self.np_random.spawn(2)
-        built = build(self.spec_data, link_rng, self.profiles)
+        built = build(self.spec_data, link_rng, self.profiles, self._table)
         self._cluster = built.cluster
         self._workload = built.workload
         self._workload.reset(RandomStream(work_rng))
@@ -188,9 +189,9 @@ class EndEdgeCloudEnv(gym.Env):
         """(tier, cut, model) from an action; ValueError naming the action when it is out of range."""
         try:
             if self.partition:
-                tier, cut, model = (int(a) for a in action)
+                tier, cut, model = map(int, action)
             else:
-                (tier, model), cut = (int(a) for a in action), 0
+                (tier, model), cut = map(int, action), 0
         except (TypeError, ValueError):
             raise ValueError(f"action {action!r} is not a {self.action_space}: expected "
                              f"{'(tier, cut, model)' if self.partition else '(tier, model)'} integers") from None

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from e3gym.core.cluster import Cluster, Server, TxPowerModel, User
+from e3gym.core.cluster import Cluster, LatencyTable, Server, TxPowerModel, User
 from e3gym.core.network import (BandwidthProcess, ConstantBandwidth, Link, MarkovBandwidth, RayleighFading,
                                 TraceError, load_trace)
 from e3gym.core.profiles import ProfileLibrary, builtin_library
@@ -191,8 +191,12 @@ class BuiltScenario:
     spec: dict
 
 
-def build(data: Mapping[str, Any], rng: np.random.Generator, library: ProfileLibrary | None = None) -> BuiltScenario:
-    """Build the cluster and workload of a (loaded) scenario, drawing link randomness from ``rng``."""
+def build(data: Mapping[str, Any], rng: np.random.Generator, library: ProfileLibrary | None = None,
+          table: LatencyTable | None = None) -> BuiltScenario:
+    """Build the cluster and workload of a (loaded) scenario, drawing link randomness from ``rng``.
+
+    ``table``: the LatencyTable of an earlier build of the same scenario and library, to reuse.
+    """
     lib = library or builtin_library()
     origin = data["_origin"]
     n_users = int(_number(data, "[users].count", _get(data, "users", "count", 8)))
@@ -235,7 +239,7 @@ def build(data: Mapping[str, Any], rng: np.random.Generator, library: ProfileLib
                    _number(data, "[cloud].slowdown", _get(data, "cloud", "slowdown", 1.0)))
     cluster = Cluster(users, edge, cloud, wan_up, wan_down, models,
                       partition=bool(_get(data, "models", "partition", True)),
-                      latency_noise=bool(_get(data, "models", "latency_noise", True)))
+                      latency_noise=bool(_get(data, "models", "latency_noise", True)), table=table)
     return BuiltScenario(cluster, make_workload(data, n_users), dict(data))
 
 
