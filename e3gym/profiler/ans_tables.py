@@ -23,12 +23,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from e3gym.core.profiles import DEVICE_SCHEMA, MODEL_SCHEMA, ProfileError, parse_device, parse_models
+from e3gym.files import write_text_atomic
 
 ANS_SOURCE = ("Zhang, Chen, Xu, 'Autodidactic Neurosurgeon: Collaborative Deep Inference for Mobile Edge "
               "Intelligence via Online Learning', WWW 2021 (arXiv 2102.02638); official repository "
@@ -217,18 +216,8 @@ def build_all(published: str | Path) -> dict[str, dict[str, Any]]:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write JSON to ``path`` atomically (the layout these files have always had)."""
+    write_text_atomic(path, json.dumps(data, indent=1) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
