@@ -100,6 +100,19 @@ def test_mulinucb_regret_falls_as_it_learns():
     assert regret[-500:].mean() < 0.75 * regret[:500].mean()
 
 
+def test_forced_sampling_recovers_offloading_after_the_load_drops():
+    # Load x1 -> x8 -> x1 at frames 1000 and 2000: under x8 everything on the device is best, back at
+    # x1 offloading the input is best again. Plain LinUCB settles on near-device cuts and never goes
+    # back; forced sampling keeps muLinUCB's offloading estimates fresh, so it finds the input cut again.
+    load = {"kind": "step", "times_s": [500.0, 1000.0], "factors": [1.0, 8.0, 1.0]}
+    env = PartitionEnv(edge_device="xeon-t16", bandwidth="wifi", load=load)
+    runs = {cls: run_episode(env, cls(env), seed=3, max_steps=3000) for cls in (MuLinUCB, PartitionLinUCB)}
+    after = {cls: res.metric("regret_s")[1000:].sum() for cls, res in runs.items()}
+    assert after[MuLinUCB] < 0.8 * after[PartitionLinUCB]
+    mu = runs[MuLinUCB]
+    assert np.mean(np.array(mu.actions)[2500:] == mu.metric("oracle_cut")[2500:]) > 0.8
+
+
 def test_registered_names_and_wrong_env():
     env = gym.make("e3gym/Partition-v0")
     assert isinstance(load_agent("mulinucb", env), MuLinUCB)
