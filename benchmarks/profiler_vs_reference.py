@@ -117,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="environment variable for the profiling runs (e.g. ONEDNN_MAX_CPU_ISA=AVX2)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/profiler_vs_reference.md"))
     a = ap.parse_args(argv)
+    try:
+        import torchvision  # noqa: F401  (both profiling commands run in this interpreter)
+    except ImportError:
+        ap.error("torchvision is not installed: pip install 'e3gym[profile]'")
     script = a.reference / "profile_ref.py"
     if not script.is_file():
         ap.error(f"--reference {a.reference}: no profile_ref.py there (the reference method is run on this machine)")
