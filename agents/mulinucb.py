@@ -22,7 +22,8 @@ p); the device-side (front-end) delay comes from a table. With ``A = a0 I + sum 
 Reconstructed or chosen here (each a field of :class:`MuLinUCBConfig`): ``a0`` (the ANS code draws
 random integers 1-8 for A's diagonal; a fixed diagonal keeps runs reproducible); contexts are those
 of ``e3gym/Partition-v0``'s observation, every feature divided by its maximum over the cuts (raw
-magnitudes span 1e10 MACs to 10 layers; the ANS code feeds them raw); delays are in seconds
+magnitudes span 1e10 MACs to 10 layers; the ANS code feeds them raw, and fed raw here float64
+``inv(A)`` became singular within a 3000-frame run); delays are in seconds
 (``delay_unit_s``; the constants C_theta and C_noise are not scale-free, so the unit sets how much
 the confidence bonus explores).
 """
