@@ -27,7 +27,7 @@ class ActionCodec:
         base = env.unwrapped
         if not hasattr(base, "distinct_actions") or not hasattr(base, "what_if"):
             raise AgentSpecError(f"{agent_name} needs an env with (tier, cut, model) actions such as "
-                                 f"e3gym/EndEdgeCloud-v0 or e3gym/ModelSelection-v0; got {type(base).__name__}")
+                                 f"e3gym/EndEdgeCloud-v1 or e3gym/ModelSelection-v1; got {type(base).__name__}")
         self.base = base
         self.actions = [tuple(a) for a in base.distinct_actions()]
         flat = find_wrapper(env, FlatAction)

@@ -1,4 +1,4 @@
-"""Reference policies for EndEdgeCloud-v0 and ModelSelection-v0.
+"""Reference policies for EndEdgeCloud-v1 and ModelSelection-v1.
 
 * :class:`AlwaysLocal`, :class:`AlwaysEdge`, :class:`AlwaysCloud` - one tier for everything (raw
   input offloaded unless ``cut`` is given). By default each request is served by the model that is
@@ -23,9 +23,9 @@ import gymnasium as gym
 import numpy as np
 
 from e3gym.agents._actions import ActionCodec
-from e3gym.core.cluster import CLOUD, EDGE, END
+from e3gym.core.cluster import CLOUD, EDGE, END, Estimates
 
-# Observation indices shared by EndEdgeCloud-v0 and ModelSelection-v0 (see the env docstring).
+# Observation indices shared by EndEdgeCloud-v1 and ModelSelection-v1 (see the env docstring).
 OBS_UPLINK_MBPS, OBS_WAN_MBPS, OBS_Q_LOCAL, OBS_Q_EDGE, OBS_Q_CLOUD, OBS_ACCURACY_REQ = 0, 1, 2, 3, 4, 5
 
 
@@ -182,57 +182,30 @@ def _calibration_key(base: gym.Env, seed: int, steps: int) -> str | None:
 class Greedy(_Fixed):
     """Neurosurgeon-style: the best action as predicted from profiles and observed estimates.
 
-    Latency is predicted per action as local compute + local backlog + uplink (bytes / estimated
-    bandwidth + propagation) + server backlog (reported queue x mean service time / workers) +
-    server compute (+ WAN both ways for the cloud) + result download. The true future bandwidth
-    is never used; queues are known only as the counts the servers report.
+    Each action's outcome comes from :meth:`~e3gym.core.cluster.Cluster.predict`: the env's own
+    request timeline (compute, codec, RTT, TCP slow start, radio promotion, server queues) fed the
+    observed bandwidth estimates (EWMA of past transfers) and the queue counts the servers report,
+    never the true future. The reward is the env's own :meth:`reward_of`.
     """
 
     def __init__(self, env: gym.Env):
         self.codec = ActionCodec(env, "Greedy")
-        base = self.codec.base
-        self._accuracy = np.array([base.models[self.codec.model_of(i)].top1 for i in range(len(self.codec.actions))])
 
-    def _predict_latency(self, obs: np.ndarray) -> np.ndarray:
+    def predictions(self, obs: np.ndarray) -> list:
+        """The predicted Outcome of every action, in the codec's order."""
         base = self.codec.base
-        c = base.cluster
-        user = c.users[base.request.user]
-        table = c.table
-        up_bps = max(float(obs[OBS_UPLINK_MBPS]) * 1e6, 1.0)
-        wan_bps = max(float(obs[OBS_WAN_MBPS]) * 1e6, 1.0)
-        # Mean whole-model time per worker: what one reported queued request is expected to cost.
-        mean_service = {tier: np.mean([table.prefix(dev, m)[-1] for m in range(len(base.models))]) / workers
-                        for tier, dev, workers in ((END, user.device, 1), (EDGE, c.edge.device, c.edge.n_workers),
-                                                   (CLOUD, c.cloud.device, c.cloud.n_workers))}
-        out = np.empty(len(self.codec.actions))
-        for i, action in enumerate(self.codec.actions):
-            tier, model = action[0], action[-1]
-            n_blocks = table.n_blocks[model]
-            cut = n_blocks if tier == END else _cut(action)
-            local = user.device
-            latency = table.prefix(local, model)[cut] + obs[OBS_Q_LOCAL] * mean_service[END] * (cut > 0)
-            if tier != END:
-                sent = table.cut_bytes[model][cut]
-                result = table.models[model].output_bytes
-                server, q = (c.edge, obs[OBS_Q_EDGE]) if tier == EDGE else (c.cloud, obs[OBS_Q_CLOUD])
-                prefix = table.prefix(server.device, model)
-                latency += 8 * (sent + result) / up_bps + 2 * user.uplink.propagation_s
-                latency += q * mean_service[tier] * server.slowdown + (prefix[-1] - prefix[cut]) * server.slowdown
-                if tier == CLOUD:
-                    latency += 8 * (sent + result) / wan_bps + 2 * c.wan_up.propagation_s
-            out[i] = latency
-        return out
+        obs = np.asarray(obs, dtype=float)
+        est = Estimates(uplink_bps=float(obs[OBS_UPLINK_MBPS]) * 1e6, wan_bps=float(obs[OBS_WAN_MBPS]) * 1e6,
+                        queue_local=float(obs[OBS_Q_LOCAL]), queue_edge=float(obs[OBS_Q_EDGE]),
+                        queue_cloud=float(obs[OBS_Q_CLOUD]))
+        cluster, request = base.cluster, base.request
+        return [cluster.predict(request, *base.decode_action(np.array(a)), est) for a in self.codec.actions]
 
     def act(self, obs: Any, info: dict) -> Any:
-        """The action with the best predicted reward (latency and accuracy terms of the env)."""
+        """The action with the best predicted reward (the env's reward of the predicted outcome)."""
         base = self.codec.base
-        latency = self._predict_latency(np.asarray(obs, dtype=float))
-        req = base.request.accuracy_req
-        if base.reward_mode == "penalty":
-            score = -latency - base.accuracy_penalty * (self._accuracy < req)
-        else:
-            score = -latency + base.accuracy_weight * self._accuracy
-        return self.codec.encode(int(np.argmax(score)))
+        rewards = [base.reward_of(out) for out in self.predictions(obs)]
+        return self.codec.encode(int(np.argmax(rewards)))
 
 
 class Oracle(_Fixed):

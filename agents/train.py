@@ -1,6 +1,6 @@
 """``e3gym train``: train an SB3 agent on an e3gym env, log to TensorBoard, evaluate, save.
 
-    e3gym train --algo ppo --env e3gym/EndEdgeCloud-v0 --timesteps 50000 --seed 0 --logdir runs/
+    e3gym train --algo ppo --env e3gym/EndEdgeCloud-v1 --timesteps 50000 --seed 0 --logdir runs/
 
 Ctrl-C stops training early and still saves the latest model and flushes the TensorBoard events.
 """
@@ -21,7 +21,7 @@ ALGOS = ("ppo", "a2c", "dqn", "maskable_ppo")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``e3gym train``."""
     parser.add_argument("--algo", choices=ALGOS, default="ppo", help="algorithm (dqn and maskable_ppo use FlatAction)")
-    parser.add_argument("--env", default="e3gym/EndEdgeCloud-v0", help="registered env id")
+    parser.add_argument("--env", default="e3gym/EndEdgeCloud-v1", help="registered env id")
     parser.add_argument("--scenario", default=None, help="scenario name or TOML path (default: the env's)")
     parser.add_argument("--timesteps", type=int, default=50_000, help="environment steps to train for")
     parser.add_argument("--seed", type=int, default=0, help="seed of the model and of the training episodes")
@@ -58,7 +58,7 @@ def train(algo: str, env_id: str, timesteps: int, seed: int, logdir: Path, check
         kwargs.setdefault("n_steps", 512)
         kwargs.setdefault("batch_size", 128)
         # A request's reward is nearly immediate (queues drain within a few requests). With SB3's
-        # gamma = 0.99 the return sums ~100 later requests' noise, and on EndEdgeCloud-v0 PPO
+        # gamma = 0.99 the return sums ~100 later requests' noise, and on EndEdgeCloud-v1 PPO
         # collapses to the fastest model, ignoring accuracy (compare: benchmarks/agents_default.py
         # --ppo-kwargs '{"gamma": 0.99}').
         kwargs.setdefault("gamma", 0.5)

@@ -1,6 +1,6 @@
 """Every bundled agent on one scenario, over the same held-out evaluation seeds: a table.
 
-    python benchmarks/agents_default.py                       # EndEdgeCloud-v0, default scenario
+    python benchmarks/agents_default.py                       # EndEdgeCloud-v1, default scenario
     python benchmarks/agents_default.py --ppo-timesteps 0     # heuristics and bandits only (seconds)
 
 Fixed policies and the oracle act on evaluation seeds 100..104 (one 200-request episode each).
@@ -65,7 +65,7 @@ def run_sb3(env_id: str, env_kwargs: dict, algo: str, timesteps: int, seeds: lis
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison and print a Markdown table (and optionally write JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default="e3gym/EndEdgeCloud-v0")
+    parser.add_argument("--env", default="e3gym/EndEdgeCloud-v1")
     parser.add_argument("--scenario", default=None, help="scenario name or TOML path (default: the env's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101, 102, 103, 104], help="evaluation seeds")
     parser.add_argument("--linucb-alpha", type=float, default=0.05)

@@ -2,7 +2,7 @@
 
     python benchmarks/throughput.py [--steps 20000] [--repeats 3] [--envs ID ...]
 
-Prints steps/s for each env and the ratio to CartPole (target for EndEdgeCloud-v0: >= 0.25x).
+Prints steps/s for each env and the ratio to CartPole (target for EndEdgeCloud-v1: >= 0.25x).
 Each env is built with gymnasium.make (so the registered wrappers are included, as users run
 it), actions are pre-sampled, and the best of several repeats is kept to damp machine noise.
 """
@@ -15,7 +15,7 @@ import gymnasium as gym
 
 import e3gym
 
-TARGETS = {"e3gym/EndEdgeCloud-v0": 0.25}
+TARGETS = {"e3gym/EndEdgeCloud-v1": 0.25}
 
 
 def steps_per_s(env_id: str, n_steps: int, repeats: int, seed: int = 0) -> float:

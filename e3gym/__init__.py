@@ -1,6 +1,8 @@
 """e3gym: Gymnasium environments for end-edge-cloud DNN inference orchestration.
 
-Importing the package registers its environments (``e3gym/<Name>-v0``).
+Importing the package registers its environments (``e3gym/<Name>-v<N>``). The v0 versions of
+EndEdgeCloud and ModelSelection are retired: ``gym.make`` of them raises Gymnasium's
+``DeprecatedEnv``, which names the v1 id.
 """
 from gymnasium.envs.registration import register, registry
 
@@ -12,8 +14,8 @@ __version__ = "0.1.0"
 
 # id -> (entry point, max_episode_steps)
 ENVIRONMENTS = {
-    "e3gym/EndEdgeCloud-v0": ("e3gym.envs.end_edge_cloud:EndEdgeCloudEnv", 200),
-    "e3gym/ModelSelection-v0": ("e3gym.envs.end_edge_cloud:ModelSelectionEnv", 200),
+    "e3gym/EndEdgeCloud-v1": ("e3gym.envs.end_edge_cloud:EndEdgeCloudEnv", 200),
+    "e3gym/ModelSelection-v1": ("e3gym.envs.end_edge_cloud:ModelSelectionEnv", 200),
     "e3gym/Partition-v0": ("e3gym.envs.partition:PartitionEnv", 1000),
     "e3gym/FadingSplit-v0": ("e3gym.envs.fading_split:FadingSplitEnv", None),
     "e3gym/ModelPlacement-v0": ("e3gym.envs.fading_split:ModelPlacementEnv", 100),

@@ -11,7 +11,7 @@ import e3gym  # noqa: F401
 from e3gym.agents import load_agent, run_episode
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--env", default="e3gym/EndEdgeCloud-v0")
+parser.add_argument("--env", default="e3gym/EndEdgeCloud-v1")
 parser.add_argument("--scenario", default=None)
 parser.add_argument("--seeds", type=int, default=5)
 parser.add_argument("--agents", nargs="*", default=["always_local", "always_edge", "always_cloud", "random",

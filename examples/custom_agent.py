@@ -31,7 +31,7 @@ class FastestAccurate:
 
 
 if __name__ == "__main__":
-    env = gym.make("e3gym/EndEdgeCloud-v0")
+    env = gym.make("e3gym/EndEdgeCloud-v1")
     agent = load_agent("custom_agent:FastestAccurate", env)  # the same path the leaderboard uses
     result = run_episode(env, agent, seed=0)
     print(f"mean latency {result.metric('latency_s').mean() * 1e3:.1f} ms, reward {result.total_reward:.2f}")

@@ -1,4 +1,4 @@
-"""Run the LinUCB bandit online on EndEdgeCloud-v0 and print how its episodes improve.
+"""Run the LinUCB bandit online on EndEdgeCloud-v1 and print how its episodes improve.
 
     python examples/run_bandit.py --episodes 30
 """
@@ -15,7 +15,7 @@ parser.add_argument("--episodes", type=int, default=30)
 parser.add_argument("--alpha", type=float, default=0.05, help="confidence-bonus width (reward units)")
 args = parser.parse_args()
 
-env = gym.make("e3gym/EndEdgeCloud-v0")
+env = gym.make("e3gym/EndEdgeCloud-v1")
 bandit = load_agent("linucb", env, alpha=args.alpha)
 for episode in range(args.episodes):
     result = run_episode(env, bandit, seed=episode)  # learns online, across episodes

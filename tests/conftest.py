@@ -9,7 +9,7 @@ def small_scenario(**overrides) -> dict:
     data = {
         "name": "test", "version": 1,
         "users": {"count": 3, "device": "rpi4-cortex-a72", "network": {"kind": "constant", "mbps": 10.0},
-                  "propagation_ms": 2.0},
+                  "access": "wifi", "rtt_ms": 4.0},
         "edge": {"device": "aws-m7g.2xlarge-calibrated", "workers": 1},
         "cloud": {"device": "h100-fp32-cudagraph", "workers": 1},
         "wan": {"network": {"kind": "constant", "mbps": 100.0}, "propagation_ms": 10.0},

@@ -14,7 +14,7 @@ EEC_AGENTS = ["always_local", "always_edge", "always_cloud", "random", "static_b
 SHORT = {"scenario_overrides": {"users": {"count": 3}}}
 
 
-@pytest.mark.parametrize("env_id", ["e3gym/EndEdgeCloud-v0", "e3gym/ModelSelection-v0"])
+@pytest.mark.parametrize("env_id", ["e3gym/EndEdgeCloud-v1", "e3gym/ModelSelection-v1"])
 @pytest.mark.parametrize("name", EEC_AGENTS)
 def test_every_builtin_agent_runs_an_episode(env_id, name):
     env = gym.make(env_id, max_episode_steps=30, **SHORT)
@@ -26,13 +26,13 @@ def test_every_builtin_agent_runs_an_episode(env_id, name):
 
 @pytest.mark.parametrize("name", ["always_local", "greedy", "oracle", "linucb", "static_best"])
 def test_agents_also_act_through_flat_action(name):
-    env = FlatAction(gym.make("e3gym/EndEdgeCloud-v0", max_episode_steps=20, **SHORT))
+    env = FlatAction(gym.make("e3gym/EndEdgeCloud-v1", max_episode_steps=20, **SHORT))
     result = run_episode(env, load_agent(name, env), seed=2)
     assert all(isinstance(a, int) for a in result.actions)
 
 
 def test_always_tier_agents_keep_their_tier():
-    env = gym.make("e3gym/EndEdgeCloud-v0", max_episode_steps=25, **SHORT)
+    env = gym.make("e3gym/EndEdgeCloud-v1", max_episode_steps=25, **SHORT)
     for name, tier in [("always_local", "end"), ("always_edge", "edge"), ("always_cloud", "cloud")]:
         result = run_episode(env, load_agent(name, env), seed=3)
         assert set(result.metric("tier_name")) == {tier}
@@ -41,7 +41,7 @@ def test_always_tier_agents_keep_their_tier():
 
 
 def test_oracle_takes_the_best_true_outcome_every_step():
-    env = gym.make("e3gym/EndEdgeCloud-v0", **SHORT)
+    env = gym.make("e3gym/EndEdgeCloud-v1", **SHORT)
     base = env.unwrapped
     oracle = load_agent("oracle", env)
     obs, info = env.reset(seed=4)
@@ -55,7 +55,7 @@ def test_oracle_takes_the_best_true_outcome_every_step():
 
 
 def test_oracle_beats_fixed_policies_on_the_same_seeds():
-    env = gym.make("e3gym/EndEdgeCloud-v0", max_episode_steps=60, **SHORT)
+    env = gym.make("e3gym/EndEdgeCloud-v1", max_episode_steps=60, **SHORT)
     mean = lambda name: np.mean([run_episode(env, load_agent(name, env), seed=s).total_reward for s in (5, 6)])
     oracle = mean("oracle")
     for name in ("always_local", "always_edge", "always_cloud", "random"):
@@ -63,7 +63,7 @@ def test_oracle_beats_fixed_policies_on_the_same_seeds():
 
 
 def test_static_best_is_the_best_fixed_action_of_its_calibration_run():
-    env = gym.make("e3gym/ModelSelection-v0", **SHORT)
+    env = gym.make("e3gym/ModelSelection-v1", **SHORT)
     agent = load_agent("static_best", env, calibration_steps=50)
     assert agent.calibration_rewards[agent.index] == max(agent.calibration_rewards)
     result = run_episode(env, agent, seed=7, max_steps=10)
@@ -71,7 +71,7 @@ def test_static_best_is_the_best_fixed_action_of_its_calibration_run():
 
 
 def test_third_party_agent_by_module_and_class():
-    env = gym.make("e3gym/EndEdgeCloud-v0", max_episode_steps=15, **SHORT)
+    env = gym.make("e3gym/EndEdgeCloud-v1", max_episode_steps=15, **SHORT)
     agent = load_agent("thirdparty_agent:FirstAction", env)
     result = run_episode(env, agent, seed=0)
     assert agent.updates == 15 and len(result.infos) == 15
@@ -90,7 +90,7 @@ def test_bad_agent_specs(spec, match):
 
 def test_agent_missing_the_protocol_is_refused():
     with pytest.raises(AgentSpecError, match="does not implement"):
-        load_agent("fractions:Fraction", gym.make("e3gym/EndEdgeCloud-v0"))
+        load_agent("fractions:Fraction", gym.make("e3gym/EndEdgeCloud-v1"))
 
 
 def test_agents_refuse_an_env_they_cannot_handle():
@@ -131,31 +131,32 @@ def test_rl_zoo_hyperparameter_files_name_registered_envs():
 def _exact_scenario(env_id: str) -> dict:
     from conftest import small_scenario
     return small_scenario(models={"names": ["mobilenet_v3_small", "mobilenet_v2", "resnet50"],
-                                  "partition": env_id.endswith("EndEdgeCloud-v0"), "latency_noise": False})
+                                  "partition": env_id.endswith("EndEdgeCloud-v1"), "latency_noise": False})
 
 
-@pytest.mark.parametrize("env_id", ["e3gym/EndEdgeCloud-v0", "e3gym/ModelSelection-v0"])
+@pytest.mark.parametrize("env_id", ["e3gym/EndEdgeCloud-v1", "e3gym/ModelSelection-v1"])
 def test_greedy_prediction_is_exact_when_the_estimates_are(env_id):
     # constant links, empty queues, no run-to-run noise: the observed estimates are the truth
     env = gym.make(env_id, scenario=_exact_scenario(env_id))
     greedy = load_agent("greedy", env)
     obs, _ = env.reset(seed=0)
-    predicted = greedy._predict_latency(np.asarray(obs, dtype=float))
-    true = [env.unwrapped.what_if(np.array(a)).latency_s for a in env.unwrapped.distinct_actions()]
+    predicted = [out.latency_s for out in greedy.predictions(obs)]
+    true = [env.unwrapped.what_if(np.array(a)).latency_s for a in greedy.codec.actions]
     np.testing.assert_allclose(predicted, true, rtol=1e-9)
+    assert len(set(np.round(true, 9))) > len(true) // 2  # the actions really differ
 
 
 def test_always_edge_with_a_fixed_model_and_cut():
-    env = gym.make("e3gym/EndEdgeCloud-v0", max_episode_steps=10, **SHORT)
+    env = gym.make("e3gym/EndEdgeCloud-v1", max_episode_steps=10, **SHORT)
     result = run_episode(env, load_agent("always_edge", env, model=1, cut=3), seed=0)
     assert {(i["tier_name"], i["cut"], i["model"]) for i in result.infos} == {("edge", 3, 1)}
 
 
 @pytest.mark.parametrize("env_id, kwargs, match", [
-    ("e3gym/EndEdgeCloud-v0", {"cut": -1}, "cut must be an integer >= 0"),
-    ("e3gym/EndEdgeCloud-v0", {"cut": 500}, "cut=500 leaves no model"),
-    ("e3gym/EndEdgeCloud-v0", {"model": 99}, "model must be an index"),
-    ("e3gym/ModelSelection-v0", {"cut": 2}, "takes no cut"),
+    ("e3gym/EndEdgeCloud-v1", {"cut": -1}, "cut must be an integer >= 0"),
+    ("e3gym/EndEdgeCloud-v1", {"cut": 500}, "cut=500 leaves no model"),
+    ("e3gym/EndEdgeCloud-v1", {"model": 99}, "model must be an index"),
+    ("e3gym/ModelSelection-v1", {"cut": 2}, "takes no cut"),
 ])
 def test_always_tier_bad_options(env_id, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -164,13 +165,13 @@ def test_always_tier_bad_options(env_id, kwargs, match):
 
 def test_static_best_calibrates_once_per_env_configuration(monkeypatch):
     from e3gym.agents.baselines import StaticBest
-    env = gym.make("e3gym/ModelSelection-v0", **SHORT)
+    env = gym.make("e3gym/ModelSelection-v1", **SHORT)
     first = load_agent("static_best", env, calibration_steps=20, calibration_seed=77)
 
     def no_second_calibration(self, seed, steps):
         raise AssertionError("calibrated again")
     monkeypatch.setattr(StaticBest, "_calibrate", no_second_calibration)
-    again = load_agent("static_best", gym.make("e3gym/ModelSelection-v0", **SHORT), calibration_steps=20,
+    again = load_agent("static_best", gym.make("e3gym/ModelSelection-v1", **SHORT), calibration_steps=20,
                        calibration_seed=77)
     assert again.calibration_rewards == first.calibration_rewards and again.action == first.action
     with pytest.raises(AssertionError, match="calibrated again"):  # another seed is another calibration
@@ -178,7 +179,7 @@ def test_static_best_calibrates_once_per_env_configuration(monkeypatch):
 
 
 def test_linucb_without_cuts_plays_whole_model_actions_only():
-    env = gym.make("e3gym/EndEdgeCloud-v0", max_episode_steps=60, **SHORT)
+    env = gym.make("e3gym/EndEdgeCloud-v1", max_episode_steps=60, **SHORT)
     result = run_episode(env, load_agent("linucb", env, cuts=False), seed=0)
     for info in result.infos:
         assert info["tier_name"] == "end" or info["cut"] == 0

@@ -109,7 +109,7 @@ def test_crashing_agent_fails_only_its_cells_in_parallel_workers(tmp_path):
 def test_failed_training_fails_only_that_agents_cells(tmp_path):
     suite = tmp_path / "suite.toml"
     suite.write_text('id = "t"\nmax_steps = 10\nseeds = [5]\ntrain_seeds = [0]\n'
-                     '[[scenarios]]\nid = "s"\nenv = "e3gym/EndEdgeCloud-v0"\noverrides = { users = { count = 2 } }\n'
+                     '[[scenarios]]\nid = "s"\nenv = "e3gym/EndEdgeCloud-v1"\noverrides = { users = { count = 2 } }\n'
                      '[[agents]]\nname = "ppo"\ntrain_steps = 64\nkwargs = { no_such_option = 1 }\n'
                      '[[agents]]\nname = "greedy"\n')
     assert bench("--suite", str(suite), "--out", str(tmp_path / "out"), "--jobs", "1") == 0
@@ -121,7 +121,7 @@ def test_failed_training_fails_only_that_agents_cells(tmp_path):
 
 
 SUITE_HEAD = 'id = "x"\nseeds = [1]\n'
-SCENARIO = '[[scenarios]]\nid = "a"\nenv = "e3gym/EndEdgeCloud-v0"\n'
+SCENARIO = '[[scenarios]]\nid = "a"\nenv = "e3gym/EndEdgeCloud-v1"\n'
 
 
 @pytest.mark.parametrize("text, match", [

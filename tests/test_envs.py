@@ -75,10 +75,10 @@ def _obs_table_rows(cls) -> list[str]:
     return re.findall(r"^\s*\| (\d+(?: \.\. [^|]+)?|then [^|]+) \|", cls.__doc__, re.M)
 
 
-@pytest.mark.parametrize("env_id", ["e3gym/EndEdgeCloud-v0", "e3gym/ModelSelection-v0"])
+@pytest.mark.parametrize("env_id", ["e3gym/EndEdgeCloud-v1", "e3gym/ModelSelection-v1"])
 def test_observation_table_matches_the_space(env_id):
     env = gym.make(env_id).unwrapped
-    cls = type(env).__mro__[-3] if env_id.endswith("ModelSelection-v0") else type(env)
+    cls = type(env).__mro__[-3] if env_id.endswith("ModelSelection-v1") else type(env)
     doc = e3gym.envs.EndEdgeCloudEnv.__doc__
     fixed = [int(r) for r in re.findall(r"^\s*\| (\d+) \|", doc, re.M)]
     assert fixed == list(range(7))
@@ -90,7 +90,7 @@ def test_observation_table_matches_the_space(env_id):
 
 
 def test_observation_stays_in_bounds_under_heavy_load():
-    env = gym.make("e3gym/EndEdgeCloud-v0", scenario_overrides={"workload": {"rate_per_s": 50.0}})
+    env = gym.make("e3gym/EndEdgeCloud-v1", scenario_overrides={"workload": {"rate_per_s": 50.0}})
     obs, _ = env.reset(seed=0)
     for _ in range(300):
         obs, *_ = env.step([1, 0, 5])  # everything to one edge worker: queues explode
@@ -100,7 +100,7 @@ def test_observation_stays_in_bounds_under_heavy_load():
 
 @pytest.mark.parametrize("action", [[3, 0, 0], [0, 99, 0], [0, 0, 6], [-1, 0, 0], "edge", [1, 2]])
 def test_bad_action_is_a_clear_error_and_changes_nothing(action):
-    env = gym.make("e3gym/EndEdgeCloud-v0")
+    env = gym.make("e3gym/EndEdgeCloud-v1")
     env.reset(seed=0)
     before = env.unwrapped.request
     with pytest.raises(ValueError, match="action"):
@@ -109,7 +109,7 @@ def test_bad_action_is_a_clear_error_and_changes_nothing(action):
 
 
 def test_flat_action_covers_each_distinct_effect_once():
-    env = FlatAction(gym.make("e3gym/EndEdgeCloud-v0"))
+    env = FlatAction(gym.make("e3gym/EndEdgeCloud-v1"))
     gym_check_env(env, skip_render_check=True)
     sb3_check_env(env, warn=True)
     base = env.unwrapped
@@ -123,7 +123,7 @@ def test_flat_action_covers_each_distinct_effect_once():
 
 
 def test_flat_action_masks_inaccurate_models():
-    env = FlatAction(gym.make("e3gym/EndEdgeCloud-v0"))
+    env = FlatAction(gym.make("e3gym/EndEdgeCloud-v1"))
     env.reset(seed=0)
     for _ in range(50):
         mask = env.action_masks()
@@ -138,8 +138,8 @@ def test_flat_action_masks_inaccurate_models():
 
 def test_reward_modes_and_vector_reward():
     kw = dict(scenario_overrides={"workload": {"accuracy_levels": [0.99]}})
-    pen = gym.make("e3gym/EndEdgeCloud-v0", accuracy_penalty=2.0, **kw)
-    wgt = gym.make("e3gym/EndEdgeCloud-v0", reward_mode="weighted", accuracy_weight=0.5, **kw)
+    pen = gym.make("e3gym/EndEdgeCloud-v1", accuracy_penalty=2.0, **kw)
+    wgt = gym.make("e3gym/EndEdgeCloud-v1", reward_mode="weighted", accuracy_weight=0.5, **kw)
     pen.reset(seed=1)
     wgt.reset(seed=1)
     _, r_pen, _, _, info = pen.step([0, 0, 0])
@@ -160,12 +160,12 @@ def test_reward_modes_and_vector_reward():
 ])
 def test_bad_env_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        gym.make("e3gym/EndEdgeCloud-v0", **kwargs)
+        gym.make("e3gym/EndEdgeCloud-v1", **kwargs)
 
 
 def test_partitioning_a_whole_model_profile_is_refused_clearly():
     with pytest.raises(e3gym.ProfileError, match="whole-model data only"):
-        gym.make("e3gym/EndEdgeCloud-v0", scenario="model_selection_mobilenet", scenario_overrides={"models": {"partition": True}})
+        gym.make("e3gym/EndEdgeCloud-v1", scenario="model_selection_mobilenet", scenario_overrides={"models": {"partition": True}})
 
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -191,7 +191,7 @@ def test_random_scenarios_keep_every_invariant(n_users, rate, edge_workers, clou
     data = small_scenario(users={"count": n_users, "network": network, "devices": devices},
                           edge={"workers": edge_workers}, cloud={"workers": cloud_workers},
                           workload={"rate_per_s": rate})
-    env = gym.make("e3gym/EndEdgeCloud-v0", scenario=data)
+    env = gym.make("e3gym/EndEdgeCloud-v1", scenario=data)
     obs, _ = env.reset(seed=seed)
     env.action_space.seed(seed)
     last_arrival = -1.0

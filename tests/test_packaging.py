@@ -16,7 +16,7 @@ for env_id in ids:
     env = gym.make(env_id)
     env.reset(seed=0)
     env.step(env.action_space.sample())
-gym.make("e3gym:e3gym/EndEdgeCloud-v0")  # the module:id form needs no import at all
+gym.make("e3gym:e3gym/EndEdgeCloud-v1")  # the module:id form needs no import at all
 lib = builtin_library()
 print(json.dumps({"ids": ids, "devices": len(lib.devices), "models": len(lib.models), "file": e3gym.__file__}))
 """

@@ -37,7 +37,7 @@ device = "h100-fp32"
 [models]
 names = ["mobilenet_v2"]
 """)
-    env = gym.make("e3gym/EndEdgeCloud-v0", scenario=str(tmp_path / "mine.toml"))
+    env = gym.make("e3gym/EndEdgeCloud-v1", scenario=str(tmp_path / "mine.toml"))
     obs, _ = env.reset(seed=0)
     assert obs[0] == pytest.approx(4.0)  # the probe at t = 0 reads the trace's first rate
     assert env.observation_space.high[0] == pytest.approx(12.0)
@@ -100,7 +100,7 @@ def test_bursty_workload_is_burstier_at_the_same_base_rate():
 
 
 def test_deadline_is_carried_and_missed_deadlines_reported():
-    env = gym.make("e3gym/EndEdgeCloud-v0", scenario=small_scenario(workload={"deadline_ms": 1.0}))
+    env = gym.make("e3gym/EndEdgeCloud-v1", scenario=small_scenario(workload={"deadline_ms": 1.0}))
     obs, _ = env.reset(seed=0)
     assert obs[6] == pytest.approx(0.001)
     *_, info = env.step([0, 0, 2])  # resnet50 on a Raspberry Pi takes far longer than 1 ms

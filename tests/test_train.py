@@ -25,7 +25,7 @@ def _events(run_dir: Path) -> EventAccumulator:
 
 
 def test_short_ppo_run_logs_env_metrics(tmp_path):
-    model, path = train("ppo", "e3gym/EndEdgeCloud-v0", 512, seed=0, logdir=tmp_path, env_kwargs=SMALL,
+    model, path = train("ppo", "e3gym/EndEdgeCloud-v1", 512, seed=0, logdir=tmp_path, env_kwargs=SMALL,
                         algo_kwargs={"n_steps": 128, "batch_size": 64})
     acc = _events(path.parent)
     scalars = set(acc.Tags()["scalars"])
@@ -37,28 +37,28 @@ def test_short_ppo_run_logs_env_metrics(tmp_path):
     latency = [e.value for e in acc.Scalars("e3gym/mean_latency_s")]
     assert all(0 < v < 60 for v in latency)
     assert {"e3gym/tier_choice", "e3gym/cut_choice", "e3gym/model_choice"} <= set(acc.Tags()["histograms"])
-    result = evaluate(model, "ppo", "e3gym/EndEdgeCloud-v0", [100], SMALL)
+    result = evaluate(model, "ppo", "e3gym/EndEdgeCloud-v1", [100], SMALL)
     assert result["mean_latency_ms"] > 0 and 0 < result["mean_accuracy"] <= 1
     assert model.gamma == 0.5  # the e3gym default: rewards are nearly immediate
 
 
 def test_maskable_ppo_trains_on_flat_actions_and_respects_masks(tmp_path):
-    model, path = train("maskable_ppo", "e3gym/EndEdgeCloud-v0", 256, seed=1, logdir=tmp_path,
+    model, path = train("maskable_ppo", "e3gym/EndEdgeCloud-v1", 256, seed=1, logdir=tmp_path,
                         env_kwargs=SMALL, algo_kwargs={"n_steps": 128, "batch_size": 64})
-    env = make_env("e3gym/EndEdgeCloud-v0", "maskable_ppo", monitor=False, **SMALL)
+    env = make_env("e3gym/EndEdgeCloud-v1", "maskable_ppo", monitor=False, **SMALL)
     result = run_episode(env, SB3Agent(load_trained(path, env), env), seed=3, max_steps=40)
     assert not result.metric("accuracy_missed").any()  # masked: only models meeting the requirement
 
 
 def test_checkpoint_from_another_env_is_refused(tmp_path):
-    _, path = train("a2c", "e3gym/EndEdgeCloud-v0", 64, seed=0, logdir=tmp_path, env_kwargs=SMALL)
-    other = make_env("e3gym/ModelSelection-v0", "a2c", **SMALL)
-    with pytest.raises(ValueError, match="trained on env_id 'e3gym/EndEdgeCloud-v0'"):
+    _, path = train("a2c", "e3gym/EndEdgeCloud-v1", 64, seed=0, logdir=tmp_path, env_kwargs=SMALL)
+    other = make_env("e3gym/ModelSelection-v1", "a2c", **SMALL)
+    with pytest.raises(ValueError, match="trained on env_id 'e3gym/EndEdgeCloud-v1'"):
         load_trained(path, other)
-    resized = make_env("e3gym/EndEdgeCloud-v0", "a2c", scenario_overrides={"users": {"count": 5}})
+    resized = make_env("e3gym/EndEdgeCloud-v1", "a2c", scenario_overrides={"users": {"count": 5}})
     with pytest.raises(ValueError, match="observation_space"):
         load_trained(path, resized)
-    assert load_trained(path, make_env("e3gym/EndEdgeCloud-v0", "a2c", **SMALL)) is not None
+    assert load_trained(path, make_env("e3gym/EndEdgeCloud-v1", "a2c", **SMALL)) is not None
 
 
 def test_ctrl_c_keeps_the_model_and_the_events(tmp_path, monkeypatch):
@@ -73,7 +73,7 @@ def test_ctrl_c_keeps_the_model_and_the_events(tmp_path, monkeypatch):
         return original(self)
 
     monkeypatch.setattr(PPO, "train", interrupted)
-    model, path = train("ppo", "e3gym/EndEdgeCloud-v0", 10_000, seed=0, logdir=tmp_path, env_kwargs=SMALL,
+    model, path = train("ppo", "e3gym/EndEdgeCloud-v1", 10_000, seed=0, logdir=tmp_path, env_kwargs=SMALL,
                         algo_kwargs={"n_steps": 128, "batch_size": 64})
     assert path.exists() and path.with_suffix(".json").exists()
     assert 128 <= model.num_timesteps < 10_000

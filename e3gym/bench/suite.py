@@ -12,7 +12,7 @@ A suite file::
 
     [[scenarios]]
     id = "eec-mobile"                 # unique within the suite
-    env = "e3gym/EndEdgeCloud-v0"
+    env = "e3gym/EndEdgeCloud-v1"
     scenario = "default"              # shipped name or TOML path, relative to the suite file (optional)
     overrides = { users = { count = 4 } }   # optional, merged over the scenario
     env_kwargs = { accuracy_penalty = 1.0 } # optional

@@ -1,21 +1,36 @@
-"""The end-edge-cloud system: users with devices and access links, an edge server, a cloud, the WAN.
+"""The end-edge-cloud system: users in cells, an edge server, a cloud, the WAN; the request timeline.
 
-A decision ``(tier, cut, model)`` for a request runs blocks ``[0, cut)`` of the model on the user's
-device and blocks ``[cut, L)`` on the chosen tier; ``tier = END`` (or ``cut >= L``) runs everything
-locally. The path to the cloud crosses the edge: access uplink, then WAN. Every resource (each
-user's device, the edge, the cloud) is a FIFO server with ``k`` workers. Decisions are taken in
-arrival order, so a request's whole timeline is reserved at decision time, and the queues it leaves
-behind shape the requests after it.
+A decision ``(tier, cut, model)`` runs blocks ``[0, cut)`` of the model on the user's device and
+blocks ``[cut, L)`` on the chosen tier; ``tier = END`` (or ``cut >= L``) runs everything locally.
+The path to the cloud crosses the edge: access uplink, then WAN. :meth:`Cluster.serve` is the one
+place a latency is computed; :meth:`Cluster.predict` runs the same timeline on what an agent can
+know (bandwidth estimates, reported queue counts) instead of the true future.
 
-Device energy is the end device's busy power times its compute time plus the radio's transmit
-power (Huang et al.'s throughput model) times the uplink airtime; idle power while the device
-waits for a result is not counted, and a device profile without a cited busy power adds nothing
-for compute.
+The timeline of an offloaded request, each step a component of the breakdown:
 
-Simplifications (documented, each a place to extend): transfers on one link do not queue behind
-each other (each sees the link's full bandwidth); reservations never move once made, so a request
-that reaches a server before an earlier-issued one can only use the idle gap before it (see
-:class:`FifoResource`); the result travels back over the same path.
+1. ``local_queue_s`` + ``local_compute_s`` (blocks before the cut) or ``encode_s`` (cut 0, JPEG) on
+   the device's FIFO;
+2. ``radio_promotion_s`` when the radio was idle (RRC, :mod:`e3gym.core.radio`), ``tcp_handshake_s``
+   for a new connection;
+3. ``uplink_queue_s`` waiting for the cell's airtime, ``uplink_s`` sending the payload's wire bytes
+   at the user's own rate, ``tcp_slow_start_s`` the window stalls;
+4. ``wan_s`` (cloud only: WAN airtime both ways and its propagation);
+5. ``edge_queue_s``/``cloud_queue_s``, ``decode_s`` (JPEG) and ``edge_compute_s``/``cloud_compute_s``
+   on the server's FIFO;
+6. ``downlink_s`` waiting for and sending the result on the cell's downlink, and
+   ``propagation_s``: one access RTT (half up, half down).
+
+Every resource is reserved in issue order and never moves: each device, the edge and the cloud are
+FIFO servers with ``k`` workers; each cell's uplink and downlink and the WAN are shared media whose
+airtime transfers hold one at a time (:class:`~e3gym.core.network.SharedMedium`). Decisions are
+taken in arrival order, so a request's whole timeline is reserved at decision time and the queues
+it leaves shape the requests after it.
+
+Energy (one rule): a request is charged what the device spends on it from arrival to result: busy
+power while the device computes or encodes for it, idle power while it waits for an offloaded
+result, and the radio energy its transfers add to the radio's timeline (promotion when idle, the
+active transfer power, and the tail it keeps alive; see :meth:`RadioState.marginal_energy_j`).
+A device profile without a cited busy or idle power adds nothing for that part.
 """
 from __future__ import annotations
 
@@ -25,27 +40,18 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from e3gym.core.network import Link
+from e3gym.core.network import Link, SharedMedium
+from e3gym.core.payload import (JpegModel, PayloadConfig, activation_top1, cut_payload_bytes, resolution_of,
+                                result_bytes, segments, wire_bytes)
 from e3gym.core.profiles import DeviceProfile, ModelProfile, ProfileError
+from e3gym.core.radio import INITIAL_WINDOW_SEGMENTS, AccessType, RadioState, TcpModel, slow_start
 from e3gym.core.workload import Request
 
 END, EDGE, CLOUD = 0, 1, 2
 TIER_NAMES = ("end", "edge", "cloud")
-COMPONENTS = ("local_queue", "local_compute", "uplink", "edge_queue", "edge_compute",
-              "wan", "cloud_queue", "cloud_compute", "downlink")
-
-
-@dataclass(frozen=True)
-class TxPowerModel:
-    """Radio power while sending: ``alpha_w_per_bps * throughput_bps + beta_w`` (Huang et al., MobiSys 2012)."""
-
-    alpha_w_per_bps: float
-    beta_w: float
-    source: str = ""
-
-    def power_w(self, throughput_bps: float) -> float:
-        """Transmit power at the given throughput."""
-        return self.alpha_w_per_bps * throughput_bps + self.beta_w
+COMPONENTS = ("local_queue_s", "local_compute_s", "encode_s", "radio_promotion_s", "tcp_handshake_s",
+              "uplink_queue_s", "uplink_s", "tcp_slow_start_s", "wan_s", "edge_queue_s", "cloud_queue_s",
+              "decode_s", "edge_compute_s", "cloud_compute_s", "downlink_s", "propagation_s")
 
 
 class FifoResource:
@@ -120,40 +126,55 @@ class FifoResource:
 
 @dataclass
 class Outcome:
-    """What happened to one request: the breakdown, the total, accuracy and device energy."""
+    """What happened to one request: the breakdown (``*_s``), the total, accuracy and device energy."""
 
     tier: int
     cut: int
     model: int
-    local_queue: float = 0.0
-    local_compute: float = 0.0
-    uplink: float = 0.0
-    edge_queue: float = 0.0
-    edge_compute: float = 0.0
-    wan: float = 0.0
-    cloud_queue: float = 0.0
-    cloud_compute: float = 0.0
-    downlink: float = 0.0
+    local_queue_s: float = 0.0
+    local_compute_s: float = 0.0
+    encode_s: float = 0.0
+    radio_promotion_s: float = 0.0
+    tcp_handshake_s: float = 0.0
+    uplink_queue_s: float = 0.0
+    uplink_s: float = 0.0
+    tcp_slow_start_s: float = 0.0
+    wan_s: float = 0.0
+    edge_queue_s: float = 0.0
+    cloud_queue_s: float = 0.0
+    decode_s: float = 0.0
+    edge_compute_s: float = 0.0
+    cloud_compute_s: float = 0.0
+    downlink_s: float = 0.0
+    propagation_s: float = 0.0
     latency_s: float = 0.0
     accuracy: float = 0.0
     energy_j: float = 0.0
-    finish_s: float = 0.0
+    finish_s: float = 0.0  # the timeline's own clock when the result is in the user's hands
     bytes_up: int = 0
+    bytes_down: int = 0
 
     def breakdown(self) -> dict[str, float]:
         """The latency components, in timeline order."""
         return {c: getattr(self, c) for c in COMPONENTS}
 
+    @property
+    def vector_reward(self) -> tuple[float, float, float]:
+        """``(-latency_s, accuracy, -energy_j)``."""
+        return -self.latency_s, self.accuracy, -self.energy_j
+
 
 @dataclass
 class User:
-    """One end user: a device, an access link (up and down) and a radio power model."""
+    """One end user: a device, its own up/down rate curves, its cell and its access network."""
 
     device: DeviceProfile
     uplink: Link
     downlink: Link
-    tx_power: TxPowerModel | None = None
+    access: AccessType
+    cell: int = 0
     resource: FifoResource = field(default_factory=lambda: FifoResource(1))
+    radio: RadioState = field(default_factory=RadioState)
 
 
 @dataclass
@@ -169,6 +190,18 @@ class Server:
         self.resource = FifoResource(self.n_workers)
 
 
+@dataclass(frozen=True)
+class Estimates:
+    """What an agent can know when it predicts: measured bandwidths and reported queue counts."""
+
+    uplink_bps: float
+    wan_bps: float
+    queue_local: float = 0.0
+    queue_edge: float = 0.0
+    queue_cloud: float = 0.0
+    downlink_bps: float | None = None  # None: assume the uplink estimate
+
+
 def _prefix_sums(times: Sequence[float]) -> list[float]:
     out = [0.0]
     for t in times:
@@ -178,19 +211,30 @@ def _prefix_sums(times: Sequence[float]) -> list[float]:
 
 
 class LatencyTable:
-    """Per-device, per-model compute times for every cut, precomputed once per episode layout.
+    """Per-device, per-model compute times for every cut, and the bytes each cut sends.
 
     ``prefix(device, m)[c]`` is the time of blocks ``[0, c)``; the suffix ``[c, L)`` is the
     total minus the prefix. With ``partition=False`` each model is one block (whole-model figures).
     """
 
-    def __init__(self, models: Sequence[ModelProfile], partition: bool):
+    def __init__(self, models: Sequence[ModelProfile], partition: bool, payload: PayloadConfig | None = None,
+                 jpeg: JpegModel | None = None):
         self.models = list(models)
         self.partition = partition
+        self.payload = payload or PayloadConfig(input="raw")
+        if self.payload.input == "jpeg" and jpeg is None:
+            raise ValueError("a JPEG payload needs the codec model (jpeg=...)")
+        self.jpeg = jpeg
         self.n_blocks = [m.n_blocks if partition else 1 for m in self.models]
-        self.cut_bytes = [list(m.cut_bytes()) if partition else [m.input_bytes] for m in self.models]
+        self.cut_bytes = [cut_payload_bytes(m, self.payload, jpeg, partition) for m in self.models]
+        self.result_bytes = [result_bytes(m, self.payload) for m in self.models]
+        self.pixels = [resolution_of(m) ** 2 for m in self.models]
+        self.split_accuracy = [activation_top1(m, self.payload) if self.payload.activations != "float32" and
+                               partition and m.has_blocks else m.top1 for m in self.models]
         self._prefix: dict[str, list[list[float]]] = {}
         self._sigma: dict[str, list[float]] = {}
+        self._encode: dict[str, list[float]] = {}
+        self._decode: dict[str, list[float]] = {}
 
     def add_device(self, device: DeviceProfile) -> None:
         """Precompute this device's tables (raises ProfileError when it lacks a model)."""
@@ -205,34 +249,57 @@ class LatencyTable:
             sigmas.append(device.spread(m.name))
         self._prefix[device.name] = rows
         self._sigma[device.name] = sigmas
+        if self.payload.input == "jpeg":
+            codec = self.jpeg.times(device, self.payload.quality)
+            self._encode[device.name] = [codec.encode_s(px) for px in self.pixels]
+            self._decode[device.name] = [codec.decode_s(px) for px in self.pixels]
+        else:
+            self._encode[device.name] = self._decode[device.name] = [0.0] * len(self.models)
 
     def prefix(self, device: DeviceProfile, model: int) -> list[float]:
         """Cumulative compute time of the first c blocks, c = 0..L."""
         return self._prefix[device.name][model]
 
+    def mean_total_s(self, device: DeviceProfile) -> float:
+        """Mean whole-model time over the models: what one reported queued job is expected to cost."""
+        rows = self._prefix[device.name]
+        return math.fsum(r[-1] for r in rows) / len(rows)
+
     def sigma(self, device: DeviceProfile, model: int) -> float:
         """Log-normal spread of run-to-run variation."""
         return self._sigma[device.name][model]
 
+    def encode_s(self, device: DeviceProfile, model: int) -> float:
+        """Time to encode the model's input frame on ``device`` (0 for raw input)."""
+        return self._encode[device.name][model]
+
+    def decode_s(self, device: DeviceProfile, model: int) -> float:
+        """Time to decode the model's input frame on ``device`` (0 for raw input)."""
+        return self._decode[device.name][model]
+
 
 class Cluster:
-    """Users, an edge server, a cloud and the WAN, with the request timeline of DESIGN.md.
+    """Users in cells, an edge server, a cloud and the WAN, with the request timeline above.
 
     Args:
-        users: the end users.
+        users: the end users (each names its cell).
         edge: the edge server all users reach over their access links.
         cloud: the cloud, reached through the edge over the WAN.
-        wan_up, wan_down: the edge-cloud links.
+        wan_up, wan_down: the edge-cloud links (shared by every transfer).
         models: the model variants requests may be served with.
         partition: whether cuts inside a model are allowed (needs per-block profiles).
         latency_noise: draw run-to-run variation from each profile's p10/p90 spread.
         ewma_weight: weight of the newest throughput sample in the bandwidth estimates.
         table: a LatencyTable of the same models and partition setting to reuse (saves work per episode).
+        tcp: how requests use TCP (persistent connection by default).
+        payload: what is sent (used when no ``table`` is given).
+        jpeg: the measured JPEG model (needed for a JPEG payload when no ``table`` is given).
     """
 
     def __init__(self, users: Sequence[User], edge: Server, cloud: Server, wan_up: Link, wan_down: Link,
                  models: Sequence[ModelProfile], partition: bool = True, latency_noise: bool = True,
-                 ewma_weight: float = 0.3, table: LatencyTable | None = None):
+                 ewma_weight: float = 0.3, table: LatencyTable | None = None, tcp: TcpModel | None = None,
+                 payload: PayloadConfig | None = None, jpeg: JpegModel | None = None):
         if not 0 < ewma_weight <= 1:
             raise ValueError(f"ewma_weight must be in (0, 1], got {ewma_weight!r}")
         if not users:
@@ -242,13 +309,18 @@ class Cluster:
         self.wan_up, self.wan_down = wan_up, wan_down
         if table is not None and (table.models != list(models) or table.partition != partition):
             raise ValueError("table was built for other models or another partition setting")
-        self.table = table or LatencyTable(models, partition)  # reusable: it depends on profiles only
+        self.table = table or LatencyTable(models, partition, payload, jpeg)  # reusable: depends on profiles only
+        self.tcp = tcp or TcpModel()
         self.latency_noise = latency_noise
         for d in {u.device.name: u.device for u in self.users}.values():
             self.table.add_device(d)
         self.table.add_device(edge.device)
         self.table.add_device(cloud.device)
         self.accuracy = [m.top1 for m in models]
+        n_cells = 1 + max(u.cell for u in self.users)
+        self.cell_up = [SharedMedium() for _ in range(n_cells)]
+        self.cell_down = [SharedMedium() for _ in range(n_cells)]
+        self.wan_up_medium, self.wan_down_medium = SharedMedium(), SharedMedium()
         # What the system has measured, not the future: a probe at connection time, then EWMA of transfers.
         self.ewma_weight = ewma_weight
         self.uplink_est_bps = [u.uplink.bandwidth_at(0.0) for u in self.users]
@@ -274,60 +346,178 @@ class Cluster:
         return tier, cut
 
     def serve(self, request: Request, tier: int, cut: int, model: int, commit: bool = True) -> Outcome:
-        """Run the request's timeline; with ``commit=False`` nothing is reserved (what-if)."""
+        """Run the request's timeline on the true system; with ``commit=False`` nothing is reserved (what-if)."""
+        return self._timeline(request, tier, cut, model, commit, None)
+
+    def predict(self, request: Request, tier: int, cut: int, model: int, estimates: Estimates) -> Outcome:
+        """The same timeline fed what an agent knows: constant estimated rates, no other user's airtime,
+        and each server's backlog as its reported queue count x its mean whole-model time per worker.
+
+        The user's own device state (its radio, TCP window) is known to it and used as it is.
+        """
+        return self._timeline(request, tier, cut, model, False, estimates)
+
+    def _backlog_s(self, device: DeviceProfile, workers: int, count: float) -> float:
+        return count * self.table.mean_total_s(device) / workers
+
+    def _timeline(self, request: Request, tier: int, cut: int, model: int, commit: bool,
+                  est: Estimates | None) -> Outcome:
         tier, cut = self.effective(tier, cut, model)
+        table = self.table
         user = self.users[request.user]
         out = Outcome(tier, cut, model, accuracy=self.accuracy[model])
         t = request.arrival_s
         z_local, z_edge, z_cloud = request.noise
-        n_blocks = self.table.n_blocks[model]
+        n_blocks = table.n_blocks[model]
+        device = user.device
 
+        # 1. the device: blocks before the cut, or encoding the frame for cut 0
         if cut > 0:
-            duration = self._compute_s(user.device, model, 0, cut, z_local)
-            res = user.resource
-            start = res.reserve(t, duration)[0] if commit else res.slot(t, duration)[0]
-            out.local_queue = start - t
-            out.local_compute = duration
-            t = start + duration
-        if tier != END:
-            n_bytes = self.table.cut_bytes[model][cut]
-            out.bytes_up = n_bytes
-            airtime = user.uplink.transfer_s(t, n_bytes)
-            out.uplink = airtime + user.uplink.propagation_s
-            t += out.uplink
-            if commit and airtime > 0:
-                self.uplink_est_bps[request.user] = self._observe(self.uplink_est_bps[request.user], n_bytes, airtime)
-            result_bytes = self.table.models[model].output_bytes
-            server = self.edge if tier == EDGE else self.cloud
-            if tier == CLOUD:
-                wan_air = self.wan_up.transfer_s(t, n_bytes)
-                wan_in = wan_air + self.wan_up.propagation_s
-                t += wan_in
-                if commit and wan_air > 0:
-                    self.wan_est_bps = self._observe(self.wan_est_bps, n_bytes, wan_air)
-            duration = self._compute_s(server.device, model, cut, n_blocks, z_edge if tier == EDGE else z_cloud)
-            duration *= server.slowdown
-            res = server.resource
-            start = res.reserve(t, duration)[0] if commit else res.slot(t, duration)[0]
-            queue = start - t
-            t = start + duration
-            if tier == EDGE:
-                out.edge_queue, out.edge_compute = queue, duration
+            job = self._compute_s(device, model, 0, cut, z_local)
+            out.local_compute_s = job
+        else:
+            job = table.encode_s(device, model)
+            out.encode_s = job
+        if job > 0:
+            if est is not None:
+                start = t + self._backlog_s(device, 1, est.queue_local)
+            elif commit:
+                start = user.resource.reserve(t, job)[0]
             else:
-                out.cloud_queue, out.cloud_compute = queue, duration
-                wan_out = self.wan_down.delay_s(t, result_bytes)
-                out.wan = wan_in + wan_out
-                t += wan_out
-            out.downlink = user.downlink.delay_s(t, result_bytes)
-            if user.tx_power is not None and airtime > 0:
-                out.energy_j += user.tx_power.power_w(8 * n_bytes / airtime) * airtime
-        busy_w = user.device.busy_power_w
+                start = user.resource.slot(t, job)[0]
+            out.local_queue_s = start - t
+            t = start + job
+        busy_w = device.power.get("busy_w")
         if busy_w is not None:
-            out.energy_j += busy_w * out.local_compute
-        out.latency_s = (out.local_queue + out.local_compute + out.uplink + out.edge_queue + out.edge_compute
-                         + out.wan + out.cloud_queue + out.cloud_compute + out.downlink)
-        out.finish_s = request.arrival_s + out.latency_s
+            out.energy_j += busy_w * job
+        if tier == END:
+            out.latency_s = t - request.arrival_s
+            out.finish_s = t
+            return out
+        local_done = t
+        if 0 < cut:
+            out.accuracy = table.split_accuracy[model]
+
+        # 2. radio promotion and connection set-up
+        access, radio, tcp = user.access, user.radio, self.tcp
+        rtt = access.rtt_s
+        promo_s, promo_w = access.wake(t - radio.tail_start_s)
+        out.radio_promotion_s = promo_s
+        t += promo_s
+        radio_start = t
+        out.tcp_handshake_s = tcp.handshake_rtts(radio.connected) * rtt
+        t += out.tcp_handshake_s
+
+        # 3. uplink: airtime of the cell, then slow-start stalls, then the half RTT
+        n_bytes = table.cut_bytes[model][cut]
+        wire = wire_bytes(n_bytes)
+        out.bytes_up = n_bytes
+        if est is not None:
+            up_start, air = t, 8 * wire / max(est.uplink_bps, 1.0)
+        else:
+            medium = self.cell_up[user.cell]
+            if commit:
+                medium.forget_before(request.arrival_s)
+            link = user.uplink
+            up_start, air = medium.slot(t, lambda s: link.transfer_s(s, wire))
+            if commit:
+                medium.reserve(up_start, air)
+        out.uplink_queue_s = up_start - t
+        out.uplink_s = air
+        t = up_start + air
+        n_seg = segments(n_bytes)
+        if tcp.persistent and radio.connected:
+            cwnd = tcp.window_after_idle(radio.cwnd, up_start - radio.last_send_s, rtt)
+        else:
+            cwnd = INITIAL_WINDOW_SEGMENTS
+        stall, cwnd_after = slow_start(n_seg, cwnd, rtt, air / n_seg)
+        out.tcp_slow_start_s = stall
+        t += stall
+        up_done = t
+        t += rtt / 2
+        if commit and est is None and air > 0:
+            self.uplink_est_bps[request.user] = self._observe(self.uplink_est_bps[request.user], wire, air)
+
+        # 4. WAN to the cloud
+        server = self.edge if tier == EDGE else self.cloud
+        res_bytes = table.result_bytes[model]
+        res_wire = wire_bytes(res_bytes)
+        out.bytes_down = res_bytes
+        if tier == CLOUD:
+            wan_start = t
+            t = self._wan(self.wan_up, self.wan_up_medium, t, wire, commit, est, request.arrival_s, observe=True)
+            out.wan_s = t - wan_start
+
+        # 5. the server: decode the frame (cut 0) and compute the rest, on its FIFO
+        decode = table.decode_s(server.device, model) if cut == 0 else 0.0
+        compute = self._compute_s(server.device, model, cut, n_blocks, z_edge if tier == EDGE else z_cloud)
+        compute *= server.slowdown
+        job = decode + compute
+        if est is not None:
+            count = est.queue_edge if tier == EDGE else est.queue_cloud
+            start = t + self._backlog_s(server.device, server.n_workers, count) * server.slowdown
+        elif commit:
+            start = server.resource.reserve(t, job)[0]
+        else:
+            start = server.resource.slot(t, job)[0]
+        queue = start - t
+        t = start + job
+        out.decode_s = decode
+        if tier == EDGE:
+            out.edge_queue_s, out.edge_compute_s = queue, compute
+        else:
+            out.cloud_queue_s, out.cloud_compute_s = queue, compute
+            wan_start = t
+            t = self._wan(self.wan_down, self.wan_down_medium, t, res_wire, commit, est, request.arrival_s)
+            out.wan_s += t - wan_start
+
+        # 6. the result back over the access downlink, then the half RTT
+        down_ready = t
+        if est is not None:
+            down_start, down_air = t, 8 * res_wire / max(est.downlink_bps or est.uplink_bps, 1.0)
+        else:
+            medium = self.cell_down[user.cell]
+            if commit:
+                medium.forget_before(request.arrival_s)
+            link = user.downlink
+            down_start, down_air = medium.slot(t, lambda s: link.transfer_s(s, res_wire))
+            if commit:
+                medium.reserve(down_start, down_air)
+        out.downlink_s = down_start - down_ready + down_air
+        t = down_start + down_air + rtt / 2
+        out.propagation_s = rtt
+        out.finish_s = t
+        out.latency_s = t - request.arrival_s
+
+        # energy: idle while waiting for the result, and what the transfers add to the radio's timeline
+        idle_w = device.power.get("idle_w")
+        if idle_w is not None:
+            out.energy_j += idle_w * (t - local_done)
+        connected_s = out.tcp_handshake_s + out.uplink_queue_s + air + stall
+        activity_j = (access.transfer_energy_j(connected_s, 8 * wire, 0.0)
+                      + access.tail_energy_j(t - up_done - down_air)  # waiting for the result
+                      + access.transfer_energy_j(down_air, 0.0, 8 * res_wire))
+        out.energy_j += promo_s * promo_w + radio.marginal_energy_j(access, radio_start, activity_j, t)
+        if commit and est is None:
+            radio.tail_start_s = max(radio.tail_start_s, t)
+            radio.cwnd = cwnd_after
+            radio.last_send_s = max(radio.last_send_s, up_done)
+            radio.connected = tcp.persistent
         return out
+
+    def _wan(self, link: Link, medium: SharedMedium, t: float, wire: int, commit: bool, est: Estimates | None,
+             now_s: float, observe: bool = False) -> float:
+        """Time the bytes are at the far end of the WAN: airtime (shared) plus propagation."""
+        if est is not None:
+            return t + 8 * wire / max(est.wan_bps, 1.0) + link.propagation_s
+        if commit:
+            medium.forget_before(now_s)
+        start, air = medium.slot(t, lambda s: link.transfer_s(s, wire))
+        if commit:
+            medium.reserve(start, air)
+            if observe and air > 0:
+                self.wan_est_bps = self._observe(self.wan_est_bps, wire, air)
+        return start + air + link.propagation_s
 
     def queue_lengths(self, user: int, now_s: float) -> tuple[int, int, int]:
         """Jobs outstanding at the user's device, the edge and the cloud."""
@@ -341,6 +531,6 @@ def require_partitionable(models: Sequence[ModelProfile], devices: Sequence[Devi
         if not m.has_blocks:
             raise ProfileError(
                 f"model {m.name!r} ({m.source_file}) has whole-model data only; partitioning needs per-block "
-                f"profiles: use e3gym/ModelSelection-v0 or partition=False")
+                f"profiles: use e3gym/ModelSelection-v1 or partition=False")
         for d in devices:
             d.block_latencies_s(m)

@@ -19,16 +19,19 @@ Processes:
 """
 from __future__ import annotations
 
+import copy
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
 
 MAHIMAHI_PACKET_BYTES = 1500
+MAX_TRACE_SEGMENTS = 5_000_000  # ~14 h of Mahimahi at 10 ms bins: bounds the memory a trace can ask for
 
 
 class TraceError(ValueError):
@@ -195,13 +198,22 @@ class RayleighFading:
 
 
 class TraceBandwidth:
-    """Replays a recorded trace of (duration_s, bandwidth_bps) segments, looping at its end."""
+    """Replays a recorded trace of (duration_s, bandwidth_bps) segments, looping at its end.
 
-    def __init__(self, durations_s: Sequence[float], bandwidth_bps: Sequence[float], name: str = "trace"):
+    Args:
+        durations_s, bandwidth_bps: the segments.
+        name: for messages (the file).
+        scale: multiplies every bandwidth (e.g. an uplink derived from a downlink trace).
+        random_start: start each episode at a uniformly drawn point of the trace (from the link's
+            generator), so users replaying one file do not move in lockstep; False starts at 0.
+    """
+
+    def __init__(self, durations_s: Sequence[float], bandwidth_bps: Sequence[float], name: str = "trace",
+                 scale: float = 1.0, random_start: bool = False):
         if len(durations_s) == 0 or len(durations_s) != len(bandwidth_bps):
             raise ValueError(f"{name}: need equal, non-zero numbers of durations and bandwidths")
-        self.durations_s = [float(d) for d in durations_s]
-        self.bandwidth_bps = [float(b) for b in bandwidth_bps]
+        self.durations_s = tuple(float(d) for d in durations_s)
+        self.bandwidth_bps = tuple(float(b) * float(scale) for b in bandwidth_bps)
         if any(d <= 0 or not math.isfinite(d) for d in self.durations_s):
             raise ValueError(f"{name}: segment durations must be positive")
         if any(b < 0 or not math.isfinite(b) for b in self.bandwidth_bps):
@@ -209,11 +221,30 @@ class TraceBandwidth:
         if max(self.bandwidth_bps) <= 0:
             raise ValueError(f"{name}: the trace never delivers a byte (all bandwidths are 0)")
         self.name = name
+        self.random_start = random_start
+        self._starts = list(accumulate(self.durations_s, initial=0.0))[:-1]
+        self.period_s = math.fsum(self.durations_s)
+        self.offset_s = 0.0
         self._i = 0
 
+    def variant(self, scale: float = 1.0, random_start: bool = False) -> "TraceBandwidth":
+        """A replay of the same (validated) segments, scaled and/or started at random: O(1) when unscaled."""
+        if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+            raise ValueError(f"{self.name}: scale must be a positive finite number, got {scale!r}")
+        out = copy.copy(self)
+        if scale != 1.0:
+            out.bandwidth_bps = tuple(b * scale for b in self.bandwidth_bps)
+        out.random_start, out.offset_s, out._i = random_start, 0.0, 0
+        return out
+
     def first_segment(self, rng: np.random.Generator) -> tuple[float, float]:
-        self._i = 0
-        return self.durations_s[0], self.bandwidth_bps[0]
+        if not self.random_start:
+            self._i, self.offset_s = 0, 0.0
+            return self.durations_s[0], self.bandwidth_bps[0]
+        self.offset_s = float(rng.random()) * self.period_s
+        self._i = min(bisect_right(self._starts, self.offset_s) - 1, len(self.durations_s) - 1)
+        left = self._starts[self._i] + self.durations_s[self._i] - self.offset_s
+        return max(left, 1e-9), self.bandwidth_bps[self._i]
 
     def next_segment(self, rng: np.random.Generator) -> tuple[float, float]:
         self._i = (self._i + 1) % len(self.durations_s)
@@ -223,7 +254,7 @@ class TraceBandwidth:
         return max(self.bandwidth_bps)
 
     def mean_bps(self) -> float:
-        return float(np.dot(self.durations_s, self.bandwidth_bps) / sum(self.durations_s))
+        return float(np.dot(self.durations_s, self.bandwidth_bps) / self.period_s)
 
 
 # --------------------------------------------------------------------------- trace files
@@ -253,6 +284,9 @@ def parse_mahimahi(path: Path, lines: Sequence[str], bin_s: float = 0.01) -> Tra
     # The trace repeats every `last timestamp` ms, as Mahimahi replays it.
     period_s = max(stamps[-1], 1.0) / 1000
     n_bins = max(1, math.ceil(period_s / bin_s - 1e-9))
+    if n_bins > MAX_TRACE_SEGMENTS:
+        raise TraceError(f"{path}: a {period_s:g} s trace in {bin_s * 1e3:g} ms bins needs {n_bins} segments "
+                         f"(at most {MAX_TRACE_SEGMENTS}); use a larger bin_ms or a shorter trace")
     counts = np.bincount(np.minimum((np.asarray(stamps) / 1000 / bin_s).astype(int), n_bins - 1), minlength=n_bins)
     durations = [bin_s] * n_bins
     durations[-1] = period_s - bin_s * (n_bins - 1)
@@ -279,12 +313,29 @@ def parse_seconds_mbps(path: Path, lines: Sequence[str]) -> TraceBandwidth:
         raise TraceError(str(err)) from None
 
 
-def load_trace(path: str | Path, fmt: str = "auto", bin_s: float = 0.01) -> TraceBandwidth:
+def load_trace(path: str | Path, fmt: str = "auto", bin_s: float = 0.01, scale: float = 1.0,
+               random_start: bool = False) -> TraceBandwidth:
     """Read a bandwidth trace file; ``fmt`` is "mahimahi", "seconds_mbps" or "auto" (by column count).
 
-    Blank lines and lines starting with ``#`` are ignored.
+    Blank lines and lines starting with ``#`` are ignored. Each file is parsed once per process
+    (keyed by its resolved path, size and modification time); ``scale`` and ``random_start`` are
+    as in :class:`TraceBandwidth`.
     """
     path = Path(path)
+    try:
+        st = path.resolve().stat()
+    except OSError as err:
+        raise TraceError(f"{path}: cannot read trace: {err.strerror}") from None
+    base = _parsed_trace(str(path.resolve()), st.st_size, st.st_mtime_ns, fmt, bin_s, str(path))
+    return base.variant(scale, random_start)
+
+
+@lru_cache(maxsize=128)
+def _parsed_trace(resolved: str, size: int, mtime_ns: int, fmt: str, bin_s: float, shown: str) -> TraceBandwidth:
+    return _read_trace(Path(shown), fmt, bin_s)
+
+
+def _read_trace(path: Path, fmt: str, bin_s: float) -> TraceBandwidth:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
@@ -366,3 +417,60 @@ class Link:
         if n_bytes <= 0:
             return 0.0
         return self.transfer_s(start_s, n_bytes) + self.propagation_s
+
+
+class SharedMedium:
+    """Airtime of one shared channel (a cell's uplink, the WAN): transfers hold it one at a time.
+
+    Each transfer runs at its own sender's rate (its link's curve) while it holds the medium, and
+    takes the earliest gap, no earlier than it is ready, long enough for it at that start time;
+    earlier reservations never move (issue order, like :class:`~e3gym.core.cluster.FifoResource`).
+    Against processor sharing (every active sender gets an equal share at once) this finishes the
+    first transfer sooner and the second at the same time for equal rates, so mean completion time
+    is lower and the last completion equal: the medium is work-conserving either way.
+
+    ``gap_checks`` counts the gaps examined, a cost measure independent of timing.
+    """
+
+    __slots__ = ("_starts", "_ends", "gap_checks")
+
+    def __init__(self) -> None:
+        self._starts: list[float] = []
+        self._ends: list[float] = []
+        self.gap_checks = 0
+
+    def slot(self, ready_s: float, airtime_at) -> tuple[float, float]:
+        """(start_s, airtime_s) of the earliest fit; ``airtime_at(t)`` is the airtime if started at t."""
+        starts, ends = self._starts, self._ends
+        i = bisect_right(ends, ready_s)  # reservations [0, i) are over by ready_s
+        t = ready_s
+        n = len(starts)
+        while i < n:
+            self.gap_checks += 1
+            if t < starts[i]:
+                d = airtime_at(t)
+                if t + d <= starts[i]:
+                    return t, d
+            if ends[i] > t:
+                t = ends[i]
+            i += 1
+        return t, airtime_at(t)
+
+    def reserve(self, start_s: float, airtime_s: float) -> None:
+        """Hold the medium over [start_s, start_s + airtime_s) (a slot returned by :meth:`slot`)."""
+        if airtime_s <= 0:
+            return
+        i = bisect_right(self._starts, start_s)
+        self._starts.insert(i, start_s)
+        self._ends.insert(i, start_s + airtime_s)
+
+    def forget_before(self, now_s: float) -> None:
+        """Drop reservations over by ``now_s`` (no later transfer can be ready before it)."""
+        k = bisect_right(self._ends, now_s)
+        if k:
+            del self._starts[:k], self._ends[:k]
+
+    def busy_at(self, t: float) -> bool:
+        """Whether a reservation holds the medium at ``t``."""
+        i = bisect_right(self._starts, t) - 1
+        return i >= 0 and self._ends[i] > t

@@ -1,4 +1,4 @@
-"""EndEdgeCloud-v0 and ModelSelection-v0: where, how deep and with which model to serve each request."""
+"""EndEdgeCloud-v1 and ModelSelection-v1: where, how deep and with which model to serve each request."""
 from __future__ import annotations
 
 import math
@@ -12,7 +12,7 @@ from gymnasium import spaces
 from e3gym.core.cluster import CLOUD, COMPONENTS, EDGE, END, TIER_NAMES, Outcome, require_partitionable
 from e3gym.core.profiles import ProfileLibrary
 from e3gym.core.rng import RandomStream
-from e3gym.scenarios import build, load_scenario
+from e3gym.scenarios import build, load_scenario, network_max_bps
 
 REWARD_MODES = ("penalty", "weighted")
 
@@ -26,19 +26,22 @@ class EndEdgeCloudEnv(gym.Env):
     End-Edge-Cloud Networks" (ACM TECS 2022), extended with partitioning as in Neurosurgeon
     (Kang et al., ASPLOS 2017). Users issue Poisson streams of image-classification requests; for
     each request (in arrival order) the agent picks the tier, the partition point and the model
-    variant. Compute times come from measured (or cited) device profiles; transfers integrate the
-    links' bandwidth curves; every resource is a FIFO queue, so each decision shapes later ones.
+    variant. Compute times come from measured (or cited) device profiles. Cut 0 sends a JPEG frame
+    (measured size, encode and decode time), inner cuts the activation; transfers replay real
+    throughput traces from a random offset per user, pay the access RTT, TCP slow start and RRC
+    promotion, and share their cell's airtime; every server is a FIFO queue, so each decision
+    shapes later ones (:mod:`e3gym.core.cluster` gives the whole timeline).
 
     ## Action Space
 
     ``MultiDiscrete([3, max_cut + 1, n_models])``: ``(tier, cut, model)``. Tier 0 = end (all
     blocks on the user's device), 1 = edge, 2 = cloud. Blocks ``[0, cut)`` run on the device and
     ``[cut, L)`` on the tier; a cut ``>= L`` of the chosen model is clipped to ``L`` (all local),
-    the only clipping the env does. ``ModelSelection-v0`` has ``MultiDiscrete([3, n_models])``.
+    the only clipping the env does. ``ModelSelection-v1`` has ``MultiDiscrete([3, n_models])``.
 
     ## Observation Space
 
-    ``Box(float32)`` of size ``7 + n_users + n_device_kinds``:
+    ``Box(float32)`` of size ``8 + n_users + n_device_kinds``:
 
     | index | observation | min | max |
     |---|---|---|---|
@@ -51,6 +54,7 @@ class EndEdgeCloudEnv(gym.Env):
     | 6 | the request's deadline (s; 0 = none) | 0 | max deadline |
     | 7 .. 7+n_users-1 | every user's uplink estimate (Mbps) | 0 | max access Mbps |
     | then n_device_kinds | one-hot of the requesting user's device kind | 0 | 1 |
+    | last | 1 when the user's radio is connected (no RRC promotion needed now), else 0 | 0 | 1 |
 
     Queue counts saturate at ``queue_obs_max`` (a counter of fixed width, as a server would report).
 
@@ -82,20 +86,26 @@ class EndEdgeCloudEnv(gym.Env):
     ## Example
 
     >>> import gymnasium as gym, e3gym
-    >>> env = gym.make("e3gym/EndEdgeCloud-v0")
+    >>> env = gym.make("e3gym/EndEdgeCloud-v1")
     >>> obs, info = env.reset(seed=0)
     >>> env.action_space
     MultiDiscrete([ 3 22  6])
     >>> obs, reward, terminated, truncated, info = env.step([1, 0, 2])
-    >>> sorted(info["breakdown"]) == sorted(["local_queue", "local_compute", "uplink", "edge_queue",
-    ...     "edge_compute", "wan", "cloud_queue", "cloud_compute", "downlink"])
+    >>> info["bytes_up"] < 50_000  # a JPEG frame, not the raw 150,528-byte image
+    True
+    >>> from e3gym.core.cluster import COMPONENTS
+    >>> sorted(info["breakdown"]) == sorted(COMPONENTS)
     True
     >>> bool(reward < 0)
     True
 
     ## Version History
 
-    * v0: initial release.
+    * v1: physics v1: JPEG frames and real result sizes, access RTT, TCP slow start and RRC
+      promotion, shared cell airtime and WAN, real traces with per-user random offsets, per-model
+      ARM figures, radio state-machine energy; breakdown keys end in ``_s``.
+    * v0: raw-image uploads on unshared links without round trips (retired: ``gym.make`` of a v0
+      id raises Gymnasium's ``DeprecatedEnv`` pointing to v1).
     """
 
     metadata = {"render_modes": []}
@@ -138,7 +148,9 @@ class EndEdgeCloudEnv(gym.Env):
         kinds = sorted({u.device.name for u in cluster.users})
         self.device_kinds = kinds
         self._user_kind = [kinds.index(u.device.name) for u in cluster.users]
-        access_max = max(max(u.uplink.process.max_bps() for u in cluster.users) / 1e6, 1e-6)
+        users_spec, wan_spec = self.spec_data.get("users", {}), self.spec_data.get("wan", {})
+        access_max = network_max_bps(self.spec_data, "[users].network", users_spec.get("network", "5g")) / 1e6
+        access_max = max(access_max, max(u.uplink.process.max_bps() for u in cluster.users) / 1e6, 1e-6)
         wan_max = max(cluster.wan_up.process.max_bps() / 1e6, 1e-6)
         deadline = built.workload.deadline_s
         deadline_max = deadline if math.isfinite(deadline) else 1.0  # no deadline: always 0
@@ -147,7 +159,7 @@ class EndEdgeCloudEnv(gym.Env):
             self.action_space = spaces.MultiDiscrete([3, self.max_cut + 1, len(self.models)])
         else:
             self.action_space = spaces.MultiDiscrete([3, len(self.models)])
-        n_obs = 7 + self.n_users + len(kinds)
+        n_obs = 8 + self.n_users + len(kinds)
         high = np.concatenate([
             # Estimates are averages of measured throughputs, never above the curve's maximum.
             [access_max, wan_max],
@@ -155,6 +167,7 @@ class EndEdgeCloudEnv(gym.Env):
             [1.0, deadline_max],
             [access_max] * self.n_users,
             [1.0] * len(kinds),
+            [1.0],
         ]).astype(np.float32)
         self.observation_space = spaces.Box(np.zeros(n_obs, np.float32), high, dtype=np.float32)
         self.reward_space = spaces.Box(np.array([-np.inf, 0.0, -np.inf], np.float32),
@@ -241,6 +254,8 @@ class EndEdgeCloudEnv(gym.Env):
                min(q_local, cap), min(q_edge, cap), min(q_cloud, cap), r.accuracy_req, deadline]
         row += [b / 1e6 for b in c.uplink_est_bps]
         row += self._kind_onehot[r.user]
+        user = c.users[r.user]
+        row.append(1.0 if r.arrival_s - user.radio.tail_start_s < user.access.tail_s else 0.0)
         return np.array(row, dtype=np.float32)
 
     def _info(self, request, out: Outcome, missed_accuracy: bool) -> dict:
@@ -251,8 +266,8 @@ class EndEdgeCloudEnv(gym.Env):
             "energy_j": out.energy_j, "deadline_missed": out.latency_s > request.deadline_s,
             "tier": out.tier, "tier_name": TIER_NAMES[out.tier], "cut": out.cut, "model": out.model,
             "model_name": self.models[out.model].name, "user": request.user, "arrival_s": request.arrival_s,
-            "bytes_up": out.bytes_up,
-            "vector_reward": np.array([-out.latency_s, out.accuracy, -out.energy_j], dtype=np.float32),
+            "bytes_up": out.bytes_up, "bytes_down": out.bytes_down,
+            "vector_reward": np.array(out.vector_reward, dtype=np.float32),
         }
 
 
@@ -275,7 +290,7 @@ class ModelSelectionEnv(EndEdgeCloudEnv):
     ## Example
 
     >>> import gymnasium as gym, e3gym
-    >>> env = gym.make("e3gym/ModelSelection-v0")
+    >>> env = gym.make("e3gym/ModelSelection-v1")
     >>> obs, info = env.reset(seed=0)
     >>> int(env.action_space.nvec[0])
     3
@@ -285,7 +300,8 @@ class ModelSelectionEnv(EndEdgeCloudEnv):
 
     ## Version History
 
-    * v0: initial release.
+    * v1: physics v1 (see :class:`EndEdgeCloudEnv`).
+    * v0: retired.
     """
 
     partition = False

@@ -180,7 +180,7 @@ class PartitionEnv(gym.Env):
         if isinstance(bandwidth, (ConstantBandwidth, MarkovBandwidth, TraceBandwidth)) or hasattr(bandwidth, "next_segment"):
             self._bandwidth_spec = bandwidth
         else:
-            self._bandwidth_spec, _ = bandwidth_process({"_origin": "Partition-v0"}, "bandwidth",
+            self._bandwidth_spec = bandwidth_process({"_origin": "Partition-v0"}, "bandwidth",
                                                         DEFAULT_BANDWIDTH if bandwidth is None else bandwidth)
         self._load_spec = load_process(DEFAULT_LOAD if load is None else load)
         self.key_frame_prob, self.key_frame_persistence = float(key_frame_prob), float(key_frame_persistence)

@@ -15,7 +15,7 @@ class FlatAction(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
     request's accuracy requirement (all of them when none does), for sb3-contrib's MaskablePPO.
 
     Args:
-        env: an e3gym env exposing ``distinct_actions()`` (EndEdgeCloud-v0, ModelSelection-v0).
+        env: an e3gym env exposing ``distinct_actions()`` (EndEdgeCloud-v1, ModelSelection-v1).
         mask_inaccurate: mask models below the request's accuracy requirement (default True).
     """
 

@@ -1,0 +1,1 @@
+"""Real bandwidth traces shipped with e3gym; licences and citations in README.md."""
