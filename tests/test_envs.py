@@ -1,6 +1,8 @@
 """Every registered e3gym env: checkers, determinism, pickling, docs that match the spaces."""
 from __future__ import annotations
 
+import math
+
 import doctest
 import importlib
 import pickle
@@ -82,7 +84,8 @@ def test_observation_table_matches_the_space(env_id):
     doc = e3gym.envs.EndEdgeCloudEnv.__doc__
     fixed = [int(r) for r in re.findall(r"^\s*\| (\d+) \|", doc, re.M)]
     assert fixed == list(range(7))
-    assert env.observation_space.shape == (7 + env.n_users + len(env.device_kinds),)
+    assert "| last |" in doc
+    assert env.observation_space.shape == (8 + env.n_users + len(env.device_kinds),)
     high = env.observation_space.high
     assert high[5] == 1.0 and high[2] == high[3] == high[4] == env.queue_obs_max
     assert "max_episode_steps`` (200" in doc and gym.spec(env_id).max_episode_steps == 200
@@ -199,7 +202,7 @@ def test_random_scenarios_keep_every_invariant(n_users, rate, edge_workers, clou
         assert env.observation_space.contains(obs)
         obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
         parts = info["breakdown"].values()
-        assert min(parts) >= 0 and info["latency_s"] == sum(parts)
+        assert min(parts) >= 0 and info["latency_s"] == pytest.approx(math.fsum(parts), rel=1e-9, abs=1e-12)
         assert info["arrival_s"] > last_arrival
         last_arrival = info["arrival_s"]
         assert np.isfinite(reward) and reward <= 0

@@ -108,7 +108,7 @@ def test_seconds_mbps_trace(tmp_path):
     path.write_text("# time_s mbps\n0 10\n2.5 2\n4 0\n")
     trace = load_trace(path)
     assert trace.durations_s == (2.5, 1.5)
-    assert trace.bandwidth_bps == [10e6, 2e6]
+    assert trace.bandwidth_bps == (10e6, 2e6)
     assert load_trace(path, fmt="seconds_mbps").bandwidth_bps == trace.bandwidth_bps
 
 

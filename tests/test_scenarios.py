@@ -11,6 +11,7 @@ import e3gym
 from conftest import small_scenario
 from e3gym.core.rng import RandomStream
 from e3gym.core.workload import BurstyWorkload, PoissonWorkload
+from e3gym.core.network import TraceError
 from e3gym.scenarios import ScenarioError, build, list_scenarios, load_scenario
 
 
@@ -29,7 +30,7 @@ version = 1
 [users]
 count = 2
 device = "rpi4-cortex-a72"
-network = { kind = "trace", path = "uplink.txt" }
+network = { kind = "trace", path = "uplink.txt", random_start = false }
 [edge]
 device = "aws-m7g.2xlarge-calibrated"
 [cloud]
@@ -41,6 +42,16 @@ names = ["mobilenet_v2"]
     obs, _ = env.reset(seed=0)
     assert obs[0] == pytest.approx(4.0)  # the probe at t = 0 reads the trace's first rate
     assert env.observation_space.high[0] == pytest.approx(12.0)
+
+
+def test_relative_trace_in_overrides_resolves_against_the_working_directory(tmp_path, monkeypatch):
+    (tmp_path / "mine.txt").write_text("0 3\n1 7\n2 0\n")
+    monkeypatch.chdir(tmp_path)
+    env = gym.make("e3gym/EndEdgeCloud-v1", scenario_overrides={
+        "users": {"count": 2, "network": {"kind": "trace", "path": "mine.txt", "random_start": False}}})
+    obs, _ = env.reset(seed=0)
+    assert obs[0] == pytest.approx(3.0)
+    assert env.unwrapped.spec_data["users"]["network"]["path"] == str(tmp_path / "mine.txt")
 
 
 @pytest.mark.parametrize("text, match", [
@@ -65,10 +76,34 @@ def test_scenario_file_mistakes_name_file_and_key(tmp_path, text, match):
     ({"workload": {"rate_per_s": [1.0]}}, "1 rates for 3 users"),
     ({"workload": {"accuracy_levels": [1.5]}}, "accuracy_levels"),
     ({"workload": {"kind": "steady"}}, "unknown 'steady'"),
+    ({"users": {"cells": [0, 1]}}, r"\[users\].cells must be a count or one cell index per user \(3 users\)"),
+    ({"users": {"cells": [0, -1, 0]}}, r"\[users\].cells\[1\]: user 1 is in no cell"),
+    ({"users": {"cells": 0}}, r"\[users\].cells must be >= 1"),
+    ({"users": {"cells": [0, "a", 1]}}, r"\[users\].cells\[1\]"),
+    ({"users": {"rtt_ms": -5}}, r"\[users\].rtt_ms must be >= 0, got -5"),
+    ({"users": {"access": "wimax"}}, r"\[users\].access: unknown 'wimax'"),
+    ({"users": {"connection": "sometimes"}}, r"\[users\].connection must be 'persistent' or 'new'"),
+    ({"users": {"tls": "yes"}}, r"\[users\].tls must be true or false"),
+    ({"users": {"count": 2.5}}, r"\[users\].count must be an integer >= 1"),
+    ({"users": {"propagation_ms": 5}}, r"unknown key 'propagation_ms' in \[users\]"),
+    ({"payload": {"quality": 0}}, r"\[payload\].quality: quality must be an integer in 1..100"),
+    ({"payload": {"quality": 101}}, r"\[payload\].quality"),
+    ({"payload": {"quality": 75.5}}, r"\[payload\].quality"),
+    ({"payload": {"input": "png"}}, r"\[payload\].input: input must be one of"),
+    ({"payload": {"result": "all"}}, r"\[payload\].result"),
+    ({"payload": {"activations": "fp8"}}, r"\[payload\].activations"),
+    ({"payload": {"colour": 1}}, r"unknown key 'colour' in \[payload\]"),
+    ({"models": {"partition": "no"}}, r"\[models\].partition must be true or false"),
+    ({"edge": {"workers": 1.5}}, r"\[edge\].workers must be an integer >= 1"),
+    ({"users": {"network": {"kind": "trace", "paths": []}}}, "a trace needs 'path'"),
+    ({"users": {"network": {"kind": "trace", "path": "x.txt", "random_start": "yes"}}},
+     r"\[users\].network.random_start must be true or false"),
+    ({"users": {"network": {"kind": "trace", "path": "/no/such/trace.txt"}}}, "cannot read trace"),
 ])
 def test_bad_scenario_values(override, match):
-    with pytest.raises(ScenarioError, match=match):
+    with pytest.raises((ScenarioError, TraceError), match=match) as err:
         build(load_scenario(small_scenario(**override)), np.random.default_rng(0))
+    assert "\n" not in str(err.value)
 
 
 def test_errors_are_value_errors_from_one_hierarchy():
@@ -106,3 +141,34 @@ def test_deadline_is_carried_and_missed_deadlines_reported():
     *_, info = env.step([0, 0, 2])  # resnet50 on a Raspberry Pi takes far longer than 1 ms
     assert info["deadline_missed"]
     assert math.isfinite(info["latency_s"])
+
+
+def test_trace_presets_replay_real_files_from_seeded_random_offsets():
+    env = gym.make("e3gym/EndEdgeCloud-v1")  # the default: 5G traces
+    env.reset(seed=0)
+    offsets = lambda: [(u.uplink.process.name, u.uplink.process.offset_s) for u in env.unwrapped.cluster.users]
+    first = offsets()
+    assert len({o for _, o in first}) == len(first)  # users do not replay in lockstep
+    assert all("5gophers-5g-down" in name for name, _ in first)
+    env.reset(seed=0)
+    assert offsets() == first  # same seed, same files and offsets
+    env.reset(seed=1)
+    assert offsets() != first
+    # the uplink is the downlink trace over the cited ratio, and the downlink the trace itself
+    user = env.unwrapped.cluster.users[0]
+    assert user.downlink.bandwidth_at(3.0) == pytest.approx(user.uplink.bandwidth_at(3.0) * 166.13 / 21.08)
+
+
+def test_each_trace_file_is_parsed_once_per_process(tmp_path, monkeypatch):
+    from e3gym.core import network
+    path = tmp_path / "t.txt"
+    path.write_text("0 5\n1 6\n2 0\n")
+    calls = []
+    real = network._read_trace
+    monkeypatch.setattr(network, "_read_trace", lambda *a: calls.append(a) or real(*a))
+    network._parsed_trace.cache_clear()
+    data = small_scenario(users={"network": {"kind": "trace", "path": str(path)}})
+    env = gym.make("e3gym/EndEdgeCloud-v1", scenario=data)
+    for seed in range(5):
+        env.reset(seed=seed)
+    assert len(calls) == 1

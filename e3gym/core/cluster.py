@@ -317,6 +317,8 @@ class Cluster:
         self.table.add_device(edge.device)
         self.table.add_device(cloud.device)
         self.accuracy = [m.top1 for m in models]
+        for u in self.users:  # the app opened its connection just before t = 0: the radio is in its tail
+            u.radio = RadioState(tail_start_s=0.0, last_send_s=0.0, connected=self.tcp.persistent)
         n_cells = 1 + max(u.cell for u in self.users)
         self.cell_up = [SharedMedium() for _ in range(n_cells)]
         self.cell_down = [SharedMedium() for _ in range(n_cells)]

@@ -147,6 +147,8 @@ class TcpModel:
         """Congestion window when sending again after ``idle_s`` (RFC 2861: halve per idle RTO)."""
         if not self.slow_start_after_idle:
             return cwnd
+        if not math.isfinite(idle_s):
+            return INITIAL_WINDOW_SEGMENTS
         rto = rtt_s + RTO_MIN_S
         halvings = max(0, math.ceil(idle_s / rto) - 1) if idle_s > rto else 0
         return max(INITIAL_WINDOW_SEGMENTS, cwnd >> min(halvings, 62))

@@ -342,6 +342,8 @@ def build(data: Mapping[str, Any], rng: np.random.Generator, library: ProfileLib
     cells = _cells(data, n_users)
     rtt_ms = _get(data, "users", "rtt_ms")
     rtt_s = None if rtt_ms is None else _number(data, "[users].rtt_ms", rtt_ms, positive=False) / 1e3
+    if rtt_s is not None and rtt_s < 0:
+        raise ScenarioError(f"{origin}: [users].rtt_ms must be >= 0, got {rtt_ms!r}")
     users = []
     for u in range(n_users):
         spec_u = net_spec[u % len(net_spec)] if isinstance(net_spec, list) else net_spec
