@@ -12,7 +12,8 @@ The timeline of an offloaded request, each step a component of the breakdown:
    the device's FIFO;
 2. ``radio_promotion_s`` when the radio was idle (RRC, :mod:`e3gym.core.radio`), ``tcp_handshake_s``
    for a new connection;
-3. ``uplink_queue_s`` waiting for the cell's airtime, ``uplink_s`` sending the payload's wire bytes
+3. ``uplink_queue_s`` waiting for the cell's airtime (or for coverage: a user whose rate is 0 holds
+   no airtime; a hole inside a transfer is held), ``uplink_s`` sending the payload's wire bytes
    at the user's own rate, ``tcp_slow_start_s`` the window stalls;
 4. ``wan_s`` (cloud only: WAN airtime both ways and its propagation);
 5. ``edge_queue_s``/``cloud_queue_s``, ``decode_s`` (JPEG) and ``edge_compute_s``/``cloud_compute_s``
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from operator import attrgetter
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -70,19 +72,21 @@ class FifoResource:
         if not (isinstance(n_workers, int) and n_workers >= 1):
             raise ValueError(f"n_workers must be an integer >= 1, got {n_workers!r}")
         self.n_workers = n_workers
-        self._starts: list[list[float]] = [[] for _ in range(n_workers)]  # per worker, sorted
+        self._starts: list[list[float]] = [[] for _ in range(n_workers)]  # per worker: busy blocks, sorted
         self._ends: list[list[float]] = [[] for _ in range(n_workers)]
         self._finishes: list[float] = []  # heap of every reserved job's finish time
 
     @staticmethod
     def _slot(starts: list[float], ends: list[float], ready_s: float, duration_s: float) -> float:
-        t = ready_s
-        for a, b in zip(starts, ends):
-            if b <= t:
-                continue
-            if t + duration_s <= a:
+        # busy blocks are disjoint and sorted, so ends are sorted too: start at the first block not over
+        i = bisect_right(ends, ready_s)
+        t, n = ready_s, len(starts)
+        while i < n:
+            if t + duration_s <= starts[i]:
                 return t
-            t = b
+            if ends[i] > t:
+                t = ends[i]
+            i += 1
         return t
 
     def slot(self, ready_s: float, duration_s: float) -> tuple[float, int]:
@@ -100,9 +104,21 @@ class FifoResource:
         """Reserve the earliest slot; returns (start_s, finish_s)."""
         start, w = self.slot(ready_s, duration_s)
         finish = start + duration_s
-        i = bisect_right(self._starts[w], start)
-        self._starts[w].insert(i, start)
-        self._ends[w].insert(i, finish)
+        starts, ends = self._starts[w], self._ends[w]
+        i = bisect_right(starts, start)
+        # merge touching jobs into one busy block: searches then visit gaps, not jobs
+        joins_prev = i > 0 and ends[i - 1] >= start
+        joins_next = i < len(starts) and starts[i] <= finish
+        if joins_prev and joins_next:
+            ends[i - 1] = ends[i]
+            del starts[i], ends[i]
+        elif joins_prev:
+            ends[i - 1] = max(ends[i - 1], finish)
+        elif joins_next:
+            starts[i] = start
+        else:
+            starts.insert(i, start)
+            ends.insert(i, finish)
         heapq.heappush(self._finishes, finish)
         return start, finish
 
@@ -116,15 +132,13 @@ class FifoResource:
         while f and f[0] <= now_s:
             heapq.heappop(f)
         for starts, ends in zip(self._starts, self._ends):
-            n_done = 0
-            while n_done < len(ends) and ends[n_done] <= now_s:
-                n_done += 1
-            if n_done:
+            if ends and ends[0] <= now_s:
+                n_done = bisect_right(ends, now_s)  # a worker's reservations never overlap: ends are sorted
                 del starts[:n_done], ends[:n_done]
         return len(f)
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """What happened to one request: the breakdown (``*_s``), the total, accuracy and device energy."""
 
@@ -156,12 +170,15 @@ class Outcome:
 
     def breakdown(self) -> dict[str, float]:
         """The latency components, in timeline order."""
-        return {c: getattr(self, c) for c in COMPONENTS}
+        return dict(zip(COMPONENTS, _components(self)))
 
     @property
     def vector_reward(self) -> tuple[float, float, float]:
         """``(-latency_s, accuracy, -energy_j)``."""
         return -self.latency_s, self.accuracy, -self.energy_j
+
+
+_components = attrgetter(*COMPONENTS)
 
 
 @dataclass
@@ -389,9 +406,9 @@ class Cluster:
                 start = user.resource.slot(t, job)[0]
             out.local_queue_s = start - t
             t = start + job
-        busy_w = device.power.get("busy_w")
+        busy_w = device.busy_power_w
         if busy_w is not None:
-            out.energy_j += busy_w * job
+            out.energy_j = busy_w * job
         if tier == END:
             out.latency_s = t - request.arrival_s
             out.finish_s = t
@@ -421,7 +438,8 @@ class Cluster:
             if commit:
                 medium.forget_before(request.arrival_s)
             link = user.uplink
-            up_start, air = medium.slot(t, lambda s: link.transfer_s(s, wire))
+            # a user out of coverage (rate 0) does not hold the cell: it waits until it can send
+            up_start, air = medium.slot(link.sending_from(t), lambda s: link.transfer_s(s, wire))
             if commit:
                 medium.reserve(up_start, air)
         out.uplink_queue_s = up_start - t
@@ -432,7 +450,10 @@ class Cluster:
             cwnd = tcp.window_after_idle(radio.cwnd, up_start - radio.last_send_s, rtt)
         else:
             cwnd = INITIAL_WINDOW_SEGMENTS
-        stall, cwnd_after = slow_start(n_seg, cwnd, rtt, air / n_seg)
+        if n_seg <= cwnd:  # one window: no stall (most JPEG frames)
+            stall, cwnd_after = 0.0, cwnd
+        else:
+            stall, cwnd_after = slow_start(n_seg, cwnd, rtt, air / n_seg)
         out.tcp_slow_start_s = stall
         t += stall
         up_done = t
@@ -482,7 +503,7 @@ class Cluster:
             if commit:
                 medium.forget_before(request.arrival_s)
             link = user.downlink
-            down_start, down_air = medium.slot(t, lambda s: link.transfer_s(s, res_wire))
+            down_start, down_air = medium.slot(link.sending_from(t), lambda s: link.transfer_s(s, res_wire))
             if commit:
                 medium.reserve(down_start, down_air)
         out.downlink_s = down_start - down_ready + down_air
@@ -492,7 +513,7 @@ class Cluster:
         out.latency_s = t - request.arrival_s
 
         # energy: idle while waiting for the result, and what the transfers add to the radio's timeline
-        idle_w = device.power.get("idle_w")
+        idle_w = device.idle_power_w
         if idle_w is not None:
             out.energy_j += idle_w * (t - local_done)
         connected_s = out.tcp_handshake_s + out.uplink_queue_s + air + stall

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import copy
 import math
-from bisect import bisect_right
+import os
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
+from operator import mul
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -116,6 +118,8 @@ def _markov_chain(dwell: tuple[float, ...], transition: tuple | None, initial: t
 class MarkovBandwidth:
     """Continuous-time Markov chain over bandwidth states with exponential dwell times.
 
+    ``stochastic``: it draws from its generator every time the curve is extended.
+
     Args:
         states_bps: bandwidth of each state.
         mean_dwell_s: mean time spent in a state (one value, or one per state).
@@ -134,6 +138,7 @@ class MarkovBandwidth:
         if len(dwell) != n:
             raise ValueError(f"mean_dwell_s has {len(dwell)} values for {n} states")
         self.mean_dwell_s = [_positive(f"mean_dwell_s[{i}]", d) for i, d in enumerate(dwell)]
+        self.stochastic = True
         self.transition, self.stationary, self.initial = _markov_chain(
             tuple(self.mean_dwell_s), _as_tuple(transition), None if initial is None else tuple(initial))
         self._state = 0
@@ -175,6 +180,7 @@ class RayleighFading:
             raise ValueError(f"min_snr_db ({min_snr_db}) must be below mean_snr_db ({mean_snr_db})")
         self.mean_snr = 10 ** (mean_snr_db / 10)
         self.min_snr = 10 ** (min_snr_db / 10)
+        self.stochastic = True  # draws a gain for every block
 
     def rate_bps(self, gain: float) -> float:
         """Shannon rate at power gain ``gain`` (floored at the minimum SNR)."""
@@ -226,6 +232,7 @@ class TraceBandwidth:
         self.period_s = math.fsum(self.durations_s)
         self.offset_s = 0.0
         self._i = 0
+        self._scaled: dict[float, tuple[float, ...]] = {}
 
     def variant(self, scale: float = 1.0, random_start: bool = False) -> "TraceBandwidth":
         """A replay of the same (validated) segments, scaled and/or started at random: O(1) when unscaled."""
@@ -233,7 +240,10 @@ class TraceBandwidth:
             raise ValueError(f"{self.name}: scale must be a positive finite number, got {scale!r}")
         out = copy.copy(self)
         if scale != 1.0:
-            out.bandwidth_bps = tuple(b * scale for b in self.bandwidth_bps)
+            scaled = self._scaled.get(scale)
+            if scaled is None:  # shared by every replay at this scale
+                scaled = self._scaled[scale] = tuple(b * scale for b in self.bandwidth_bps)
+            out.bandwidth_bps = scaled
         out.random_start, out.offset_s, out._i = random_start, 0.0, 0
         return out
 
@@ -249,6 +259,12 @@ class TraceBandwidth:
     def next_segment(self, rng: np.random.Generator) -> tuple[float, float]:
         self._i = (self._i + 1) % len(self.durations_s)
         return self.durations_s[self._i], self.bandwidth_bps[self._i]
+
+    def next_segments(self, rng: np.random.Generator) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """The segments up to the end of the trace's current period (many at once: cheaper to extend)."""
+        i = (self._i + 1) % len(self.durations_s)
+        self._i = len(self.durations_s) - 1
+        return self.durations_s[i:], self.bandwidth_bps[i:]
 
     def max_bps(self) -> float:
         return max(self.bandwidth_bps)
@@ -321,17 +337,17 @@ def load_trace(path: str | Path, fmt: str = "auto", bin_s: float = 0.01, scale: 
     (keyed by its resolved path, size and modification time); ``scale`` and ``random_start`` are
     as in :class:`TraceBandwidth`.
     """
-    path = Path(path)
+    shown = os.fspath(path)
     try:
-        st = path.resolve().stat()
+        st = os.stat(shown)
     except OSError as err:
-        raise TraceError(f"{path}: cannot read trace: {err.strerror}") from None
-    base = _parsed_trace(str(path.resolve()), st.st_size, st.st_mtime_ns, fmt, bin_s, str(path))
+        raise TraceError(f"{shown}: cannot read trace: {err.strerror}") from None
+    base = _parsed_trace(os.path.abspath(shown), st.st_size, st.st_mtime_ns, fmt, bin_s, shown)
     return base.variant(scale, random_start)
 
 
 @lru_cache(maxsize=128)
-def _parsed_trace(resolved: str, size: int, mtime_ns: int, fmt: str, bin_s: float, shown: str) -> TraceBandwidth:
+def _parsed_trace(absolute: str, size: int, mtime_ns: int, fmt: str, bin_s: float, shown: str) -> TraceBandwidth:
     return _read_trace(Path(shown), fmt, bin_s)
 
 
@@ -364,7 +380,7 @@ class Link:
         propagation_s: one-way delay added to every transfer.
     """
 
-    __slots__ = ("process", "rng", "propagation_s", "_ends", "_bps")
+    __slots__ = ("process", "rng", "propagation_s", "_ends", "_bps", "_cum")
 
     def __init__(self, process: BandwidthProcess, rng: np.random.Generator, propagation_s: float = 0.0):
         if not (math.isfinite(propagation_s) and propagation_s >= 0):
@@ -375,13 +391,24 @@ class Link:
         duration, bps = process.first_segment(rng)
         self._ends = [duration]
         self._bps = [bps]
+        self._cum = [duration * bps]  # bits deliverable from time 0 to the end of each segment
 
     def _extend_past(self, t: float) -> None:
-        ends, bps = self._ends, self._bps
+        ends, bps, cum = self._ends, self._bps, self._cum
+        bulk = getattr(self.process, "next_segments", None)
         while ends[-1] <= t:
+            if bulk is not None:
+                durations, rates = bulk(self.rng)
+                ends.extend(accumulate(durations, initial=ends[-1]))
+                del ends[-len(durations) - 1]  # accumulate repeats the start value
+                bps.extend(rates)
+                cum.extend(accumulate(map(mul, durations, rates), initial=cum[-1]))
+                del cum[-len(durations) - 1]
+                continue
             duration, rate = self.process.next_segment(self.rng)
             ends.append(ends[-1] + duration)
             bps.append(rate)
+            cum.append(cum[-1] + duration * rate)
 
     def bandwidth_at(self, t: float) -> float:
         """True bandwidth (bps) at time ``t``."""
@@ -390,7 +417,12 @@ class Link:
         return self._bps[bisect_right(self._ends, t)]
 
     def transfer_s(self, start_s: float, n_bytes: float) -> float:
-        """Airtime of ``n_bytes`` starting at ``start_s`` (propagation not included)."""
+        """Airtime of ``n_bytes`` starting at ``start_s`` (propagation not included).
+
+        Within one segment it is ``bits / rate``; across segments the cumulative deliverable bits
+        are searched by bisection, so a long transfer (or one across a coverage hole) costs
+        O(log n), not one step per segment.
+        """
         if n_bytes <= 0:
             return 0.0
         ends, bps = self._ends, self._bps
@@ -398,19 +430,29 @@ class Link:
             self._extend_past(start_s)
         i = bisect_right(ends, start_s)
         bits = 8.0 * n_bytes
-        t, elapsed = start_s, 0.0  # elapsed is summed apart from t so tiny transfers keep full precision
+        rate = bps[i]
+        span = ends[i] - start_s
+        if bits <= span * rate:  # the common case, exact for tiny transfers too
+            return bits / rate
+        cum = self._cum
+        target = cum[i] + (bits - span * rate)
+        while cum[-1] < target:
+            self._extend_past(ends[-1])
+        j = bisect_left(cum, target, i + 1)  # the segment in which the last bit goes out (its rate > 0)
+        return (ends[j - 1] - start_s) + (target - cum[j - 1]) / bps[j]
+
+    def sending_from(self, t: float) -> float:
+        """The first time >= ``t`` at which the link's rate is positive (a sender waits out coverage holes)."""
+        if self.bandwidth_at(t) > 0:
+            return t
+        ends, bps = self._ends, self._bps
+        i = bisect_right(ends, t)
         while True:
-            rate = bps[i]
-            span = ends[i] - t
-            capacity = span * rate
-            if bits <= capacity:
-                return elapsed + bits / rate
-            bits -= capacity
-            elapsed += span
-            t = ends[i]
             i += 1
             if i == len(ends):
-                self._extend_past(t)
+                self._extend_past(ends[-1])
+            if bps[i] > 0:
+                return ends[i - 1]
 
     def delay_s(self, start_s: float, n_bytes: float) -> float:
         """Airtime plus propagation: when the last byte arrives, relative to ``start_s``."""
@@ -429,20 +471,22 @@ class SharedMedium:
     first transfer sooner and the second at the same time for equal rates, so mean completion time
     is lower and the last completion equal: the medium is work-conserving either way.
 
-    ``gap_checks`` counts the gaps examined, a cost measure independent of timing.
+    Touching reservations are merged into busy blocks, so a search visits only the gaps after the
+    ready time (few under overload, when transfers queue back to back). ``gap_checks`` counts the
+    blocks visited, a cost measure independent of timing.
     """
 
     __slots__ = ("_starts", "_ends", "gap_checks")
 
     def __init__(self) -> None:
-        self._starts: list[float] = []
+        self._starts: list[float] = []  # busy blocks, disjoint and sorted
         self._ends: list[float] = []
         self.gap_checks = 0
 
     def slot(self, ready_s: float, airtime_at) -> tuple[float, float]:
         """(start_s, airtime_s) of the earliest fit; ``airtime_at(t)`` is the airtime if started at t."""
         starts, ends = self._starts, self._ends
-        i = bisect_right(ends, ready_s)  # reservations [0, i) are over by ready_s
+        i = bisect_right(ends, ready_s)  # blocks [0, i) are over by ready_s
         t = ready_s
         n = len(starts)
         while i < n:
@@ -460,15 +504,29 @@ class SharedMedium:
         """Hold the medium over [start_s, start_s + airtime_s) (a slot returned by :meth:`slot`)."""
         if airtime_s <= 0:
             return
-        i = bisect_right(self._starts, start_s)
-        self._starts.insert(i, start_s)
-        self._ends.insert(i, start_s + airtime_s)
+        starts, ends = self._starts, self._ends
+        end_s = start_s + airtime_s
+        i = bisect_right(starts, start_s)
+        joins_prev = i > 0 and ends[i - 1] >= start_s
+        joins_next = i < len(starts) and starts[i] <= end_s
+        if joins_prev and joins_next:
+            ends[i - 1] = max(ends[i], end_s)
+            del starts[i], ends[i]
+        elif joins_prev:
+            ends[i - 1] = max(ends[i - 1], end_s)
+        elif joins_next:
+            starts[i] = min(starts[i], start_s)
+            ends[i] = max(ends[i], end_s)
+        else:
+            starts.insert(i, start_s)
+            ends.insert(i, end_s)
 
     def forget_before(self, now_s: float) -> None:
-        """Drop reservations over by ``now_s`` (no later transfer can be ready before it)."""
-        k = bisect_right(self._ends, now_s)
-        if k:
-            del self._starts[:k], self._ends[:k]
+        """Drop busy blocks over by ``now_s`` (no later transfer can be ready before it)."""
+        ends = self._ends
+        if ends and ends[0] <= now_s:
+            k = bisect_right(ends, now_s)
+            del self._starts[:k], ends[:k]
 
     def busy_at(self, t: float) -> bool:
         """Whether a reservation holds the medium at ``t``."""

@@ -106,6 +106,11 @@ class DeviceProfile:
         """Power drawn while computing, or None when no cited figure exists."""
         return self.power.get("busy_w")
 
+    @property
+    def idle_power_w(self) -> float | None:
+        """Power drawn while idle (waiting for a result), or None when no cited figure exists."""
+        return self.power.get("idle_w")
+
     def latency(self, model: str) -> ModelLatency:
         """The latency entry of ``model``; ProfileError when this device has none."""
         try:

@@ -145,7 +145,7 @@ class TcpModel:
 
     def window_after_idle(self, cwnd: int, idle_s: float, rtt_s: float) -> int:
         """Congestion window when sending again after ``idle_s`` (RFC 2861: halve per idle RTO)."""
-        if not self.slow_start_after_idle:
+        if not self.slow_start_after_idle or cwnd <= INITIAL_WINDOW_SEGMENTS:
             return cwnd
         if not math.isfinite(idle_s):
             return INITIAL_WINDOW_SEGMENTS

@@ -33,6 +33,15 @@ class RandomStream:
         self._ni += 1
         return self._n[self._ni - 1]
 
+    def normal_triple(self) -> tuple[float, float, float]:
+        """Three standard normal draws (the same values as three calls to :meth:`normal`)."""
+        i = self._ni
+        if i + 3 <= len(self._n):
+            self._ni = i + 3
+            n = self._n
+            return n[i], n[i + 1], n[i + 2]
+        return self.normal(), self.normal(), self.normal()
+
     def exponential(self) -> float:
         """A standard (mean 1) exponential draw."""
         if self._ei == len(self._e):

@@ -84,7 +84,7 @@ class PoissonWorkload:
         user = min(bisect_right(self._user_cdf, s.uniform()), self.n_users - 1)
         level = self.levels[min(bisect_right(self._level_cdf, s.uniform()), len(self.levels) - 1)]
         self._index += 1
-        return Request(self._index - 1, self._t, user, level, self.deadline_s, (s.normal(), s.normal(), s.normal()))
+        return Request(self._index - 1, self._t, user, level, self.deadline_s, s.normal_triple())
 
 
 class BurstyWorkload(PoissonWorkload):

@@ -200,6 +200,8 @@ class EndEdgeCloudEnv(gym.Env):
     # ------------------------------------------------------------------ helpers
     def decode_action(self, action) -> tuple[int, int, int]:
         """(tier, cut, model) from an action; ValueError naming the action when it is out of range."""
+        if isinstance(action, np.ndarray) and action.dtype.kind in "iu":
+            action = action.tolist()  # fast path: plain ints
         try:
             if self.partition:
                 tier, cut, model = map(int, action)
@@ -256,10 +258,10 @@ class EndEdgeCloudEnv(gym.Env):
         row += self._kind_onehot[r.user]
         user = c.users[r.user]
         row.append(1.0 if r.arrival_s - user.radio.tail_start_s < user.access.tail_s else 0.0)
-        return np.array(row, dtype=np.float32)
+        return np.fromiter(row, np.float32, len(row))
 
     def _info(self, request, out: Outcome, missed_accuracy: bool) -> dict:
-        breakdown = {k: getattr(out, k) for k in COMPONENTS}
+        breakdown = out.breakdown()
         return {
             "latency_s": out.latency_s, "breakdown": breakdown, "accuracy": out.accuracy,
             "accuracy_req": request.accuracy_req, "accuracy_missed": missed_accuracy,
@@ -267,7 +269,7 @@ class EndEdgeCloudEnv(gym.Env):
             "tier": out.tier, "tier_name": TIER_NAMES[out.tier], "cut": out.cut, "model": out.model,
             "model_name": self.models[out.model].name, "user": request.user, "arrival_s": request.arrival_s,
             "bytes_up": out.bytes_up, "bytes_down": out.bytes_down,
-            "vector_reward": np.array(out.vector_reward, dtype=np.float32),
+            "vector_reward": np.fromiter(out.vector_reward, np.float32, 3),
         }
 
 

@@ -23,6 +23,7 @@ import copy
 import math
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
@@ -89,6 +90,18 @@ NETWORK_KEYS = (("users", "network"), ("users", "downlink_network"), ("wan", "ne
 def trace_dir() -> Path:
     """Folder of the shipped bandwidth traces (with their licences and citations in README.md)."""
     return Path(str(resources.files("e3gym.traces")))
+
+
+@lru_cache(maxsize=None)
+def preset_files(preset: str) -> tuple[str, ...]:
+    """The shipped trace files of a trace preset, sorted."""
+    return tuple(str(p) for p in sorted(trace_dir().glob(TRACE_PRESETS[preset][0])))
+
+
+@lru_cache(maxsize=None)
+def preset_traces(preset: str) -> tuple:
+    """The parsed traces of a trace preset (shipped files do not change while a process runs)."""
+    return tuple(load_trace(f, "seconds_mbps") for f in preset_files(preset))
 
 
 def scenario_dir() -> Path:
@@ -203,10 +216,8 @@ def bandwidth_process(data: Mapping, where: str, spec: Any, rng: np.random.Gener
         if preset == "mobile":  # drifts between the three measured access networks
             return MarkovBandwidth([ACCESS_PRESETS[k][0] * 1e6 for k in ("3g", "lte", "wifi")], 5.0)
         if preset in TRACE_PRESETS:
-            pattern, _, ratio = TRACE_PRESETS[preset]
-            files = sorted(trace_dir().glob(pattern))
-            path = files[int(rng.integers(len(files)))]
-            return load_trace(path, "seconds_mbps", scale=1.0 / ratio, random_start=True)
+            traces = preset_traces(preset)
+            return traces[int(rng.integers(len(traces)))].variant(1.0 / TRACE_PRESETS[preset][2], random_start=True)
         raise ScenarioError(f"{origin}: {where}: unknown network preset {spec!r}; expected one of "
                             f"{sorted(PRESET_ACCESS)} or a table with 'kind'")
     if not isinstance(spec, Mapping) or "kind" not in spec:
@@ -255,8 +266,7 @@ def network_max_bps(data: Mapping, where: str, spec: Any) -> float:
         return max(network_max_bps(data, where, s) for s in spec)
     preset = _preset_name(spec)
     if preset in TRACE_PRESETS:
-        pattern, _, ratio = TRACE_PRESETS[preset]
-        return max(load_trace(f, "seconds_mbps").max_bps() for f in trace_dir().glob(pattern)) / ratio
+        return max(load_trace(f, "seconds_mbps").max_bps() for f in preset_files(preset)) / TRACE_PRESETS[preset][2]
     if isinstance(spec, Mapping) and spec.get("kind") == "trace":
         one_file = {k: v for k, v in spec.items() if k not in ("path", "paths")}
         return max(bandwidth_process(data, where, {**one_file, "path": str(p)}).max_bps()
@@ -336,7 +346,13 @@ def build(data: Mapping[str, Any], rng: np.random.Generator, library: ProfileLib
             raise
         raise ScenarioError(f"{origin}: {err}") from None
 
-    link_rngs = rng.spawn(2 * n_users + 2)
+    def link(where: str, spec: Any, propagation_s: float = 0.0) -> Link:
+        # File choice and trace offset come from ``rng`` in a fixed order; a process that keeps drawing
+        # as its curve is extended (Markov, fading) gets a generator of its own, so the curve never
+        # depends on the order in which links are extended (what-if calls extend them too).
+        process = bandwidth_process(data, where, spec, rng)
+        return Link(process, rng.spawn(1)[0] if getattr(process, "stochastic", False) else rng, propagation_s)
+
     net_spec = _get(data, "users", "network", "5g")
     down_spec = _get(data, "users", "downlink_network")
     cells = _cells(data, n_users)
@@ -352,11 +368,10 @@ def build(data: Mapping[str, Any], rng: np.random.Generator, library: ProfileLib
         if access_name not in ACCESS_TYPES:
             raise ScenarioError(f"{origin}: [users].access: unknown {access_name!r}; expected one of "
                                 f"{sorted(ACCESS_TYPES)}")
-        up = Link(bandwidth_process(data, "[users].network", spec_u, link_rngs[2 * u]), link_rngs[2 * u])
+        up = link("[users].network", spec_u)
         if down_spec is not None:
             spec_d = down_spec[u % len(down_spec)] if isinstance(down_spec, list) else down_spec
-            down = Link(bandwidth_process(data, "[users].downlink_network", spec_d, link_rngs[2 * u + 1]),
-                        link_rngs[2 * u + 1])
+            down = link("[users].downlink_network", spec_d)
         else:  # the same channel, faster down: exactly the downlink trace for trace presets
             ratio = _number(data, "[users].downlink_ratio",
                             _get(data, "users", "downlink_ratio", PRESET_RATIO.get(preset, 1.0)))
@@ -365,8 +380,8 @@ def build(data: Mapping[str, Any], rng: np.random.Generator, library: ProfileLib
     wan_spec = _get(data, "wan", "network", {"kind": "constant", "mbps": WAN_MBPS})
     wan_prop = _number(data, "[wan].propagation_ms", _get(data, "wan", "propagation_ms", WAN_ONE_WAY_MS),
                        positive=False) / 1e3
-    wan_up = Link(bandwidth_process(data, "[wan].network", wan_spec, link_rngs[-2]), link_rngs[-2], wan_prop)
-    wan_down = Link(bandwidth_process(data, "[wan].network", wan_spec, link_rngs[-1]), link_rngs[-1], wan_prop)
+    wan_up = link("[wan].network", wan_spec, wan_prop)
+    wan_down = link("[wan].network", wan_spec, wan_prop)
     edge = Server(edge_dev, _workers(data, "edge", 1), _number(data, "[edge].slowdown",
                                                                  _get(data, "edge", "slowdown", 1.0)))
     cloud = Server(cloud_dev, _workers(data, "cloud", 4), _number(data, "[cloud].slowdown",
@@ -453,3 +468,6 @@ class _ScaledLink(Link):
 
     def transfer_s(self, start_s: float, n_bytes: float) -> float:
         return self.inner.transfer_s(start_s, n_bytes / self.ratio)
+
+    def sending_from(self, t: float) -> float:
+        return self.inner.sending_from(t)
