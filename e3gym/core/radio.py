@@ -26,8 +26,9 @@ longer than the RTO the window is halved once per RTO of idleness, down to the i
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ARO = "AT&T ARO (attdevsupport/ARO 5.0.0, ARO.Core/src/main/resources/{lte,i997,WiFi}.conf)"
 NQE = "Chromium net/nqe/network_quality_estimator_params.cc default_observations (typical transport RTT)"
@@ -60,11 +61,10 @@ class AccessType:
     alpha_down_w_per_bps: float
     tail: tuple[TailStage, ...]
     source: str
+    tail_s: float = field(init=False)  # total time from the last transfer until the radio is idle
 
-    @property
-    def tail_s(self) -> float:
-        """Total time from the last transfer until the radio is idle."""
-        return sum(s.duration_s for s in self.tail)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tail_s", math.fsum(s.duration_s for s in self.tail))
 
     def tail_energy_j(self, elapsed_s: float) -> float:
         """Energy of the first ``elapsed_s`` seconds of the tail."""
@@ -126,7 +126,7 @@ def access_type(name: str, rtt_s: float | None = None) -> AccessType:
         return a
     if not (math.isfinite(rtt_s) and rtt_s >= 0):
         raise ValueError(f"rtt must be finite and >= 0, got {rtt_s!r}")
-    return AccessType(**{**a.__dict__, "rtt_s": float(rtt_s)})
+    return dataclasses.replace(a, rtt_s=float(rtt_s))
 
 
 @dataclass(frozen=True)

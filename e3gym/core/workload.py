@@ -10,10 +10,11 @@ oracle relies on).
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Sequence
+
+import numpy as np
 
 from e3gym.core.rng import RandomStream
 
@@ -71,20 +72,38 @@ class PoissonWorkload:
     def reset(self, stream: RandomStream) -> None:
         """Start a new episode drawing from ``stream``."""
         self._stream = stream
-        self._t = 0.0
+        self._t = 0.0  # arrival time of the last request drawn (drawn ahead in batches)
         self._index = 0
+        self._ahead: list[Request] = []
 
     def _gap_s(self) -> float:
         return self._stream.exponential() / self.total_rate
 
     def next_request(self) -> Request:
         """The next arrival (superposition of the users' processes)."""
-        s = self._stream
-        self._t += self._gap_s()
-        user = min(bisect_right(self._user_cdf, s.uniform()), self.n_users - 1)
-        level = self.levels[min(bisect_right(self._level_cdf, s.uniform()), len(self.levels) - 1)]
-        self._index += 1
-        return Request(self._index - 1, self._t, user, level, self.deadline_s, s.normal_triple())
+        if not self._ahead:
+            self._draw_ahead()
+        return self._ahead.pop()
+
+    def _arrivals(self, n: int) -> list[float]:
+        """The next ``n`` arrival times (Poisson: one numpy call)."""
+        times = (self._t + np.cumsum(self._stream.rng.standard_exponential(n)) / self.total_rate).tolist()
+        self._t = times[-1]
+        return times
+
+    def _draw_ahead(self, n: int = 64) -> None:
+        # Arrivals are independent of the actions, so they are drawn in batches, a numpy call each.
+        rng = self._stream.rng
+        times = self._arrivals(n)
+        users = np.minimum(np.searchsorted(self._user_cdf, rng.random(n), side="right"), self.n_users - 1).tolist()
+        levels = np.minimum(np.searchsorted(self._level_cdf, rng.random(n), side="right"), len(self.levels) - 1)
+        noise = rng.standard_normal((n, 3)).tolist()
+        lv, deadline, i0 = self.levels, self.deadline_s, self._index
+        batch = [Request(i0 + k, t, u, lv[lev], deadline, tuple(z))
+                 for k, (t, u, lev, z) in enumerate(zip(times, users, levels.tolist(), noise))]
+        self._index += n
+        batch.reverse()
+        self._ahead = batch
 
 
 class BurstyWorkload(PoissonWorkload):
@@ -115,6 +134,13 @@ class BurstyWorkload(PoissonWorkload):
         super().reset(stream)
         self._bursting = False
         self._switch_s = stream.exponential() * self.mean_calm_s
+
+    def _arrivals(self, n: int) -> list[float]:
+        out = []
+        for _ in range(n):  # the burst state carries from one gap to the next
+            self._t += self._gap_s()
+            out.append(self._t)
+        return out
 
     def _gap_s(self) -> float:
         # Spend one Exp(1) of "rate x time" across the piecewise-constant rate.

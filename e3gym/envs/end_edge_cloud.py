@@ -252,12 +252,11 @@ class EndEdgeCloudEnv(gym.Env):
         c, r, cap = self._cluster, self._request, self.queue_obs_max
         q_local, q_edge, q_cloud = c.queue_lengths(r.user, r.arrival_s)
         deadline = r.deadline_s if r.deadline_s != math.inf else 0.0
-        row = [c.uplink_est_bps[r.user] / 1e6, c.wan_est_bps / 1e6,
-               min(q_local, cap), min(q_edge, cap), min(q_cloud, cap), r.accuracy_req, deadline]
-        row += [b / 1e6 for b in c.uplink_est_bps]
-        row += self._kind_onehot[r.user]
+        est = c.uplink_est_bps
         user = c.users[r.user]
-        row.append(1.0 if r.arrival_s - user.radio.tail_start_s < user.access.tail_s else 0.0)
+        connected = 1.0 if r.arrival_s - user.radio.tail_start_s < user.access.tail_s else 0.0
+        row = [est[r.user] / 1e6, c.wan_est_bps / 1e6, min(q_local, cap), min(q_edge, cap), min(q_cloud, cap),
+               r.accuracy_req, deadline, *[b / 1e6 for b in est], *self._kind_onehot[r.user], connected]
         return np.fromiter(row, np.float32, len(row))
 
     def _info(self, request, out: Outcome, missed_accuracy: bool) -> dict:
