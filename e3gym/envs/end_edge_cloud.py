@@ -67,8 +67,11 @@ class EndEdgeCloudEnv(gym.Env):
 
     ## Starting State
 
-    Empty queues; each link's bandwidth curve starts from its process (seeded); estimates start
-    from one probe at time 0.
+    Empty queues and idle cells. Each user replays its link from a seeded random point (trace
+    presets: a seeded random file too); estimates start from one probe at time 0. Each user's app
+    opened its TCP connection just before t = 0 (``connection = "persistent"``), so its radio is in
+    its tail then: a user that does not offload for longer than the tail (LTE 10.12 s, Wi-Fi
+    0.25 s) pays the RRC promotion on its next offload.
 
     ## Episode End
 
