@@ -172,3 +172,13 @@ def test_each_trace_file_is_parsed_once_per_process(tmp_path, monkeypatch):
     for seed in range(5):
         env.reset(seed=seed)
     assert len(calls) == 1
+
+
+def test_separate_downlink_trace(tmp_path):
+    (tmp_path / "up.txt").write_text("0 2\n10 2\n")
+    (tmp_path / "down.txt").write_text("0 40\n10 40\n")
+    data = small_scenario(users={"network": {"kind": "trace", "path": str(tmp_path / "up.txt")},
+                                 "downlink_network": {"kind": "trace", "path": str(tmp_path / "down.txt")}})
+    user = build(load_scenario(data), np.random.default_rng(0)).cluster.users[0]
+    assert user.uplink.bandwidth_at(1.0) == pytest.approx(2e6)
+    assert user.downlink.bandwidth_at(1.0) == pytest.approx(40e6)
