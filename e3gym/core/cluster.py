@@ -434,14 +434,7 @@ class Cluster:
         if est is not None:
             up_start, air = t, 8 * wire / max(est.uplink_bps, 1.0)
         else:
-            medium = self.cell_up[user.cell]
-            if commit:
-                medium.forget_before(request.arrival_s)
-            link = user.uplink
-            # a user out of coverage (rate 0) does not hold the cell: it waits until it can send
-            up_start, air = medium.slot(link.sending_from(t), lambda s: link.transfer_s(s, wire))
-            if commit:
-                medium.reserve(up_start, air)
+            up_start, air = self._send(self.cell_up[user.cell], user.uplink, t, wire, commit, request.arrival_s)
         out.uplink_queue_s = up_start - t
         out.uplink_s = air
         t = up_start + air
@@ -499,13 +492,8 @@ class Cluster:
         if est is not None:
             down_start, down_air = t, 8 * res_wire / max(est.downlink_bps or est.uplink_bps, 1.0)
         else:
-            medium = self.cell_down[user.cell]
-            if commit:
-                medium.forget_before(request.arrival_s)
-            link = user.downlink
-            down_start, down_air = medium.slot(link.sending_from(t), lambda s: link.transfer_s(s, res_wire))
-            if commit:
-                medium.reserve(down_start, down_air)
+            down_start, down_air = self._send(self.cell_down[user.cell], user.downlink, t, res_wire, commit,
+                                              request.arrival_s)
         out.downlink_s = down_start - down_ready + down_air
         t = down_start + down_air + rtt / 2
         out.propagation_s = rtt
@@ -528,18 +516,26 @@ class Cluster:
             radio.connected = tcp.persistent
         return out
 
+    @staticmethod
+    def _send(medium: SharedMedium, link: Link, ready_s: float, wire: int, commit: bool, now_s: float
+              ) -> tuple[float, float]:
+        """(start_s, airtime_s) of ``wire`` bytes over a shared medium at the sender's own rate."""
+        if commit:
+            medium.forget_before(now_s)
+        # a sender out of coverage (rate 0) does not hold the medium: it waits until it can send
+        start, air = medium.slot(link.sending_from(ready_s), lambda s: link.transfer_s(s, wire))
+        if commit:
+            medium.reserve(start, air)
+        return start, air
+
     def _wan(self, link: Link, medium: SharedMedium, t: float, wire: int, commit: bool, est: Estimates | None,
              now_s: float, observe: bool = False) -> float:
         """Time the bytes are at the far end of the WAN: airtime (shared) plus propagation."""
         if est is not None:
             return t + 8 * wire / max(est.wan_bps, 1.0) + link.propagation_s
-        if commit:
-            medium.forget_before(now_s)
-        start, air = medium.slot(t, lambda s: link.transfer_s(s, wire))
-        if commit:
-            medium.reserve(start, air)
-            if observe and air > 0:
-                self.wan_est_bps = self._observe(self.wan_est_bps, wire, air)
+        start, air = self._send(medium, link, t, wire, commit, now_s)
+        if commit and observe and air > 0:
+            self.wan_est_bps = self._observe(self.wan_est_bps, wire, air)
         return start + air + link.propagation_s
 
     def queue_lengths(self, user: int, now_s: float) -> tuple[int, int, int]:
