@@ -25,13 +25,18 @@ def _available() -> dict[str, tuple[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``e3gym`` console script."""
+    from e3gym import __version__
     parser = argparse.ArgumentParser(prog="e3gym", description="End-edge-cloud inference orchestration gym.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action="version", version=f"e3gym {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands = _available()
     for name, (module, help_text) in commands.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
         importlib.import_module(module).add_arguments(sp)
     args = parser.parse_args(argv)
+    if args.command is None:  # a bare `e3gym`: say what there is
+        parser.print_help()
+        return 0
     module = importlib.import_module(commands[args.command][0])
     try:
         return int(module.run(args) or 0)
