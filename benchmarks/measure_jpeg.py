@@ -37,17 +37,12 @@ def crops(res: int):
     from PIL import Image
     import skimage.data
 
+    from e3gym.validate.frame import centre_crop
+
     folder = Path(skimage.data.__file__).parent
     for name in IMAGES:
         path = next(folder.glob(f"{name}.*"))  # the files as shipped (PNG, or JPEG for rocket)
-        img = Image.open(path).convert("RGB")
-        short = round(res * 256 / 224)
-        w, h = img.size
-        scale = short / min(w, h)
-        img = img.resize((max(short, round(w * scale)), max(short, round(h * scale))), Image.BICUBIC)
-        w, h = img.size
-        left, top = (w - res) // 2, (h - res) // 2
-        yield name, img.crop((left, top, left + res, top + res))
+        yield name, centre_crop(Image.open(path).convert("RGB"), res)
 
 
 def encode(img, quality: int) -> bytes:

@@ -12,6 +12,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("e3gym.bench.cli", "run the leaderboard: every agent x scenario x seed of a suite"),
     "profile": ("e3gym.profiler.cli", "measure model and device profiles on this machine (per-block latency, FLOPs)"),
     "profiles": ("e3gym.profiler.listing", "list the shipped and your own profiles, or show one"),
+    "validate": ("e3gym.validate.cli", "measure the simulator against a real split execution (namespaces, tc, TCP)"),
 }
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import math
 import os
 import re
 import shlex
@@ -49,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="parameter and activation type (default: float32)")
     parser.add_argument("--runs", type=int, default=20, help="timed runs per block and per model (default: 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs before timing (default: 3)")
+    parser.add_argument("--idle-ms", type=float, default=0.0,
+                        help="idle time before each timed one-piece run, as sporadic requests find the machine "
+                             "(default: 0, back to back)")
     parser.add_argument("--out", type=Path, default=Path("measured-profiles"),
                         help="folder to write models/ and devices/ into (default: measured-profiles)")
     parser.add_argument("--name", default=None,
@@ -293,7 +297,8 @@ def _parse_shape(text: str) -> tuple[int, ...]:
 def _command(args: argparse.Namespace) -> str:
     """The command line that reproduces this run (options in canonical form)."""
     opts = [*args.models, "--device", args.device, "--dtype", args.dtype, "--runs", str(args.runs),
-            "--warmup", str(args.warmup), "--partition", args.partition, "--max-blocks", str(args.max_blocks),
+            "--warmup", str(args.warmup), *(["--idle-ms", f"{args.idle_ms:g}"] if args.idle_ms else []),
+            "--partition", args.partition, "--max-blocks", str(args.max_blocks),
             "--input-shape", args.input_shape]
     if args.threads is not None:
         opts += ["--threads", str(args.threads)]
@@ -303,6 +308,8 @@ def _command(args: argparse.Namespace) -> str:
 # --------------------------------------------------------------------------- the command
 def run(args: argparse.Namespace) -> int:
     """Profile every MODEL and write the model files and the device file."""
+    if not (math.isfinite(args.idle_ms) and 0 <= args.idle_ms <= 60_000):
+        raise ValueError(f"--idle-ms must be between 0 and 60000, got {args.idle_ms!r}")
     for opt, low in (("runs", 1), ("warmup", 0), ("max_blocks", 0)):
         if getattr(args, opt) < low:
             raise ValueError(f"--{opt.replace('_', '-')} must be >= {low}, got {getattr(args, opt)}")
@@ -377,7 +384,8 @@ def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, f
             _check_existing(model_path, costs)  # before spending time on measurements that could not be kept
             progress.update(task, description=f"{r.name}: {len(blocks)} blocks", total=len(blocks) + 1)
             m = measure_model(r.name, r.module, blocks, x, args.device, args.runs, args.warmup,
-                              on_block=lambda done, n, t=task: progress.update(t, completed=done), costs=costs)
+                              on_block=lambda done, n, t=task: progress.update(t, completed=done), costs=costs,
+                              idle_s=args.idle_ms / 1e3)
             files[model_path] = {
                 "schema": MODEL_SCHEMA,
                 "description": f"{r.spec} measured by e3gym profile ({args.partition} partition)",
@@ -415,8 +423,10 @@ def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, f
             "source": (f"measured by e3gym profile on {where}: torch {hardware['torch']}, {args.dtype}, batch 1, "
                        f"input {list(shape)}; each block ({args.partition} partition) timed in isolation on the real "
                        f"activation of the block before it, then the whole model in one piece; median/p10/p90 over "
-                       f"{args.runs} runs after {args.warmup} warm-up runs; {timing}"),
+                       f"{args.runs} runs after {args.warmup} warm-up runs"
+                       f"{f', each one-piece run after {args.idle_ms:g} ms idle' if args.idle_ms else ''}; {timing}"),
             "date": hardware["date"], "runs": args.runs, "warmup": args.warmup, "partition": args.partition,
+            "idle_ms": args.idle_ms,
             "command": command,
             "notes": [f"tier {tier!r} is a hint" + ("" if args.tier else " (default for the device kind)")]},
         "models": latencies,

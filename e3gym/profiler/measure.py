@@ -19,8 +19,11 @@ from e3gym.profiler.flops import block_costs
 
 
 def latency_stats(fn: Callable[[Any], Any], x: Any, device: str = "cpu", runs: int = 20,
-                  warmup: int = 3) -> dict[str, Any]:
-    """Median, p10 and p90 (seconds) of ``fn(x)`` over ``runs`` timed runs after ``warmup`` untimed ones."""
+                  warmup: int = 3, idle_s: float = 0.0) -> dict[str, Any]:
+    """Median, p10 and p90 (seconds) of ``fn(x)`` over ``runs`` timed runs after ``warmup`` untimed ones.
+
+    ``idle_s``: sleep that long before each timed run, as sporadic requests find the machine idle.
+    """
     if runs < 1:
         raise ValueError(f"runs must be >= 1, got {runs}")
     with torch.inference_mode():
@@ -30,6 +33,8 @@ def latency_stats(fn: Callable[[Any], Any], x: Any, device: str = "cpu", runs: i
         if device == "cuda":
             torch.cuda.synchronize()
             for _ in range(runs):
+                if idle_s:
+                    time.sleep(idle_s)
                 start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
                 start.record()
                 fn(x)
@@ -38,6 +43,8 @@ def latency_stats(fn: Callable[[Any], Any], x: Any, device: str = "cpu", runs: i
                 times_s.append(start.elapsed_time(end) / 1e3)
         else:
             for _ in range(runs):
+                if idle_s:
+                    time.sleep(idle_s)
                 t0 = time.perf_counter()
                 fn(x)
                 times_s.append(time.perf_counter() - t0)
@@ -107,8 +114,12 @@ class ModelMeasurement:
 def measure_model(name: str, model: Callable[[Any], Any], blocks: Sequence[tuple[str, Callable[[Any], Any]]],
                   x: torch.Tensor, device: str = "cpu", runs: int = 20, warmup: int = 3,
                   on_block: Callable[[int, int], None] | None = None,
-                  costs: list[dict[str, Any]] | None = None) -> ModelMeasurement:
+                  costs: list[dict[str, Any]] | None = None, idle_s: float = 0.0) -> ModelMeasurement:
     """Time each block on the real activation of the block before it, then the whole model in one piece.
+
+    ``idle_s`` applies to the one-piece runs only: they set the scale (the blocks only the shares,
+    see :meth:`~e3gym.core.profiles.DeviceProfile.block_latencies_s`), and a request that finds the
+    machine idle runs slower than a back-to-back loop (cold caches and clocks).
 
     ``on_block(done, total)`` is called after every timed piece (the blocks, then the whole model),
     for a progress bar; ``costs`` are the blocks' :func:`~e3gym.profiler.flops.block_costs` when
@@ -123,7 +134,7 @@ def measure_model(name: str, model: Callable[[Any], Any], blocks: Sequence[tuple
             y = block(y)
         if on_block:
             on_block(i + 1, n)
-    result.total = latency_stats(model, x, device, runs, warmup)
+    result.total = latency_stats(model, x, device, runs, warmup, idle_s)
     if on_block:
         on_block(n, n)
     return result
