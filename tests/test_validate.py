@@ -317,12 +317,14 @@ def test_interrupted_run_leaves_nothing_behind(tmp_path: Path, leaves_nothing) -
     import subprocess
     import sys
 
+    from e3gym.validate.procs import child_env  # the e3gym under test, not the source tree in the cwd
+
     why = netns.netns_unavailable()
     if why:
         pytest.skip(f"network namespaces are not available here: {why}")
     proc = subprocess.Popen([sys.executable, "-m", "e3gym.cli", "validate", "--out", str(tmp_path / "v"),
                              "--mode", "netns", "--profiles", str(tmp_path / "none"), "--rates-mbps", "8"],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=child_env())
     _, err = proc.communicate(timeout=60)  # no profiles there: fails before making anything
     assert proc.returncode == 2 and "--profiles" in err
     profiles = tmp_path / "p"
@@ -331,7 +333,8 @@ def test_interrupted_run_leaves_nothing_behind(tmp_path: Path, leaves_nothing) -
     run_profiler(["small_cnn"], profiles, runs=2)
     proc = subprocess.Popen([sys.executable, "-m", "e3gym.cli", "validate", "--out", str(tmp_path / "v"),
                              "--mode", "netns", "--profiles", str(profiles), "--rates-mbps", "8", "--loads", "2",
-                             "--requests", "200"], stderr=subprocess.PIPE, text=True)
+                             "--requests", "200"], stderr=subprocess.PIPE, text=True,
+                            env=child_env())
     deadline = time.monotonic() + 60
     while not [n for n in netns.list_namespaces() if n.startswith(f"{netns.PREFIX}{proc.pid}-")]:
         assert time.monotonic() < deadline and proc.poll() is None, "the run never made its namespaces"

@@ -39,10 +39,13 @@ def split_cores(n_edge_workers: int) -> tuple[list[int], list[int]]:
 
 
 def child_env() -> dict[str, str]:
-    """The environment for a child: this e3gym importable even when not installed."""
+    """The environment for a child: it imports the e3gym this process imported."""
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([root, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
+    # `python -m` would put the working directory first: run from a source checkout, it would import
+    # the bare source tree (without the e3gym.agents mapping that an installation provides)
+    env["PYTHONSAFEPATH"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
