@@ -246,8 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", required=True)
     p.add_argument("--cores", default="")
     args = p.parse_args(argv)
-    from e3gym.validate.procs import pin
+    from e3gym.validate.procs import die_with_parent, pin
 
+    die_with_parent()
     cores = pin([int(c) for c in args.cores.split(",") if c])
     try:
         device = Device(args.models.split(","))
@@ -261,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(device.run(Job.from_dict(cmd))), flush=True)
         except (ValueError, KeyError, TypeError) as err:
             print(json.dumps({"error": str(err) or type(err).__name__}), flush=True)
+        except OSError as err:  # the edge went away: say so in one line, as for a closed connection
+            print(json.dumps({"error": f"lost the edge server ({err.strerror or err}); check that it is still "
+                                       f"running"}), flush=True)
     return 0
 
 

@@ -83,15 +83,17 @@ class NetnsLink:
         self.device_if, self.edge_if = f"{short}d", f"{short}e"
         self.created: list[str] = []
         self._shaped = False
+        self._veth_made = False
 
     def create(self, rate_bps: float) -> None:
         """Make both namespaces, the veth pair and the qdiscs (rolls back on failure)."""
         try:
             for ns in (self.device_ns, self.edge_ns):
+                self.created.append(ns)  # before the call: an interrupt inside it must still clean up
                 _ip("netns", "add", ns)
-                self.created.append(ns)
                 _ip("-n", ns, "link", "set", "lo", "up")
             _ip("link", "add", self.device_if, "type", "veth", "peer", "name", self.edge_if)
+            self._veth_made = True
             _ip("link", "set", self.device_if, "netns", self.device_ns)
             _ip("link", "set", self.edge_if, "netns", self.edge_ns)
             for ns, dev, addr in ((self.device_ns, self.device_if, DEVICE_ADDR),
@@ -110,7 +112,8 @@ class NetnsLink:
             out = subprocess.run(["tc", "-n", ns, "qdisc", verb, "dev", dev, "root", "tbf", *tbf_args(rate_bps)],
                                  capture_output=True, text=True, timeout=20)
             if out.returncode != 0:
-                raise NetnsError(f"tc could not shape {dev} to {rate_bps / 1e6:g} Mbps: {out.stderr.strip()}")
+                raise NetnsError(f"tc could not shape {dev} to {rate_bps / 1e6:g} Mbps: {out.stderr.strip()} "
+                                 f"(or use --mode loopback)")
         self._shaped = True
 
     def exec_prefix(self, side: str) -> list[str]:
@@ -120,7 +123,15 @@ class NetnsLink:
     def destroy(self) -> None:
         """Delete the namespaces (and with them the veth pair); safe to call twice."""
         for ns in reversed(self.created):
-            _ip("netns", "del", ns, check=False)
+            try:
+                _ip("netns", "del", ns, check=False)
+            except subprocess.TimeoutExpired:
+                pass  # keep deleting the rest; a stale namespace is removed by the next run
         self.created.clear()
         self._shaped = False
-        _ip("link", "del", self.device_if, check=False)  # only exists if creation stopped half-way
+        if self._veth_made:  # only exists in the root namespace if creation stopped half-way
+            try:
+                _ip("link", "del", self.device_if, check=False)
+            except subprocess.TimeoutExpired:
+                pass
+            self._veth_made = False

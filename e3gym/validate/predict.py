@@ -9,6 +9,7 @@ and each have their own when each paces its own sender (loopback).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Sequence
 
@@ -37,17 +38,23 @@ def scenario(device: str, edge_device: str, model: str, link: LinkSpec, n_users:
 
 
 def predict(data: dict, library: ProfileLibrary, requests: Sequence[tuple[int, float, int]],
-            cut: int, shared_device: bool = False) -> dict[int, Outcome]:
+            cut: int, shared_device: bool = False, tcp_sees_rtt: bool = True) -> dict[int, Outcome]:
     """``Cluster.serve`` of each ``(id, arrival_s, user)`` in arrival order, all at the edge at ``cut``
     (``cut = L`` is everything on the device); the outcomes by request id.
 
-    ``shared_device``: the device processes of the run share one CPU core, so the users share one
-    device FIFO in the prediction too (the testbed's own topology, not a tuning knob).
+    The simulator is told the testbed's own topology, not tuned: ``shared_device`` when the device
+    processes share one CPU core (the users then share one device FIFO), and ``tcp_sees_rtt=False``
+    when the round trip is added in user space, so TCP runs over a veth or loopback whose RTT is
+    well under a millisecond and its window never stalls (no slow-start cost is predicted).
     """
     cluster = build(load_scenario(data), np.random.default_rng(0), library).cluster
     if shared_device:
         for user in cluster.users[1:]:
             user.resource = cluster.users[0].resource
+    if not tcp_sees_rtt:
+        cluster.tcp = dataclasses.replace(cluster.tcp, slow_start_after_idle=False)
+        for user in cluster.users:
+            user.radio.cwnd = 1 << 30  # a window larger than any payload: never a stall
     out = {}
     for request_id, arrival, user in sorted(requests, key=lambda r: (r[1], r[0])):
         req = Request(request_id, arrival, user, 0.0, math.inf, (0.0, 0.0, 0.0))

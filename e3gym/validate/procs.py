@@ -38,6 +38,18 @@ def split_cores(n_edge_workers: int) -> tuple[list[int], list[int]]:
     return cores[:1], cores[1:1 + max(1, n_edge_workers)]
 
 
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (prctl PR_SET_PDEATHSIG), so even a killed
+    run leaves no child behind; a no-op where prctl is unavailable."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def child_env() -> dict[str, str]:
     """The environment for a child: it imports the e3gym this process imported."""
     env = dict(os.environ)

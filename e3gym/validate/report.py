@@ -52,11 +52,6 @@ def markdown(result: dict[str, Any]) -> str:
              f"p95 **{_pct(result['p95_abs_rel_error'])}**; "
              f"decision agreement **{_pct(result['decision_agreement'])}** "
              f"(offloading cuts only: {_pct(result['decision_agreement_offload'])})",
-             *([f"- diagnostic: without the predicted TCP slow-start stalls (which the user-space delay cannot "
-                f"produce) the end-to-end error is median "
-                f"{_pct(result['end_to_end_without_predicted_tcp_stalls']['median_abs_rel_error'])}, p95 "
-                f"{_pct(result['end_to_end_without_predicted_tcp_stalls']['p95_abs_rel_error'])}"]
-               if result.get("end_to_end_without_predicted_tcp_stalls") else []),
              "", "Caveats:", "", *(f"- {c}" for c in result.get("caveats", [])), "",
              f"## Error per component (relative where measured >= {REL_FLOOR_S * 1e3:g} ms)", "",
              "| component | n | median rel. | p95 rel. | median abs. (ms) | p95 abs. (ms) | mean measured (ms) "

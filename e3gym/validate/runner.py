@@ -144,9 +144,11 @@ class Session:
             self.server = Child("edge server", ["-m", "e3gym.validate.server", "--models", models, "--workers",
                                                 str(self.s.workers), "--host", host, "--port", str(port), "--cores",
                                                 ",".join(map(str, edge_cores))], logs / "edge.log", prefix)
-        self.devices = [Child(f"device {u}", ["-m", "e3gym.validate.device", "--models", models, "--cores",
-                                              ",".join(map(str, dev_cores))], logs / f"device-{u}.log", dev_prefix)
-                        for u in range(self.s.users)]
+        self.devices = []
+        for u in range(self.s.users):  # one at a time, so close() stops every one already started
+            self.devices.append(Child(f"device {u}", ["-m", "e3gym.validate.device", "--models", models, "--cores",
+                                                      ",".join(map(str, dev_cores))], logs / f"device-{u}.log",
+                                      dev_prefix))
         if self.server is not None:
             host, port = self.server.recv(timeout_s=120)["listening"]
         self.address = (host, int(port))
