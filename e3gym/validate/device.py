@@ -101,6 +101,7 @@ class Device:
                 if link is None:
                     rec["delivered"] = rec["ready"]
                 else:
+                    link.check_alive(len(records), len(job.requests))  # fail now, not after the whole schedule
                     link.send(rec, fr.encode(fr.REQUEST, fr.request_body(request_id, job.cut, payload)))
             if link is not None:
                 link.wait_all(len(records), job.timeout_s)
@@ -206,15 +207,22 @@ class _Link:
             self.results[request_id] = (stamps, recv_done, t)
             self.done.notify_all()
 
+    def check_alive(self, sent: int, n: int) -> None:
+        """ValueError, in one line, when the edge server has gone (read or send side)."""
+        if self.error is None and self.sender.error is not None:
+            self._fail(f"sending failed: {self.sender.error}")
+        if self.error is not None:
+            why = f": {self.error}" if self.error else ""
+            raise ValueError(f"the edge server at {self.job.host}:{self.job.port} closed the connection "
+                             f"mid-run (after {len(self.results)} results, {sent} of {n} requests sent){why}; "
+                             "check that it is still running")
+
     def wait_all(self, n: int, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         with self.done:
             while len(self.results) < n:
-                if self.error is not None:
-                    why = f": {self.error}" if self.error else ""
-                    raise ValueError(f"the edge server at {self.job.host}:{self.job.port} closed the connection "
-                                     f"mid-run (after {len(self.results)} of {n} results){why}; check that it is "
-                                     "still running")
+                if self.error is not None or self.sender.error is not None:
+                    self.check_alive(n, n)  # the condition's lock is re-entrant
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise ValueError(f"only {len(self.results)} of {n} results came back within {timeout_s:.0f} s "
