@@ -141,9 +141,10 @@ class Connection:
         except fr.PeerClosed as err:
             if not err.between:
                 self.server.log(f"{self.peer}: closed the connection mid-message")
-        except (fr.FramingError, ValueError) as err:
-            self._send_error(str(err))
-            self.server.log(f"{self.peer}: {err}")
+        except (fr.FramingError, ValueError, KeyError, TypeError, IndexError) as err:
+            # a malformed hello or request from the peer: tell it in one line, keep serving others
+            self._send_error(str(err) or type(err).__name__)
+            self.server.log(f"{self.peer}: {err!r}")
         except OSError as err:
             self.server.log(f"{self.peer}: connection error: {err}")
         finally:
@@ -153,8 +154,12 @@ class Connection:
             self.sock.close()
 
     def _send_error(self, text: str) -> None:
+        data = fr.encode(fr.ERROR, text.encode("utf-8"))
+        if self.sender is not None:  # behind whatever the sender thread is writing: frames never interleave
+            self.sender.put(data)
+            return
         try:
-            self.sock.sendall(fr.encode(fr.ERROR, text.encode("utf-8")))
+            self.sock.sendall(data)
         except OSError:
             pass
 
