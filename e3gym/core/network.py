@@ -527,8 +527,3 @@ class SharedMedium:
         if ends and ends[0] <= now_s:
             k = bisect_right(ends, now_s)
             del self._starts[:k], ends[:k]
-
-    def busy_at(self, t: float) -> bool:
-        """Whether a reservation holds the medium at ``t``."""
-        i = bisect_right(self._starts, t) - 1
-        return i >= 0 and self._ends[i] > t

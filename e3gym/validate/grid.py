@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from e3gym.validate import report
-from e3gym.validate.compare import (COMPONENTS, decision_agreement, error_stats, measured_components,
+from e3gym.validate.compare import (COMPONENTS, REL_FLOOR_S, decision_agreement, error_stats, measured_components,
                                     predicted_components)
 from e3gym.validate.models import profile_name, split_model
 from e3gym.validate.predict import predict, scenario
@@ -94,7 +94,7 @@ def run_validation(s: Settings, command: str, profiles: Path | None = None, devi
         "median_abs_rel_error": e2e["median_abs_rel_error"], "p95_abs_rel_error": e2e["p95_abs_rel_error"],
         "decision_agreement": decisions["decision_agreement"],
         "decision_agreement_offload": decisions["decision_agreement_offload"],
-        "per_component": per_component, "rel_error_floor_s": 1e-3,
+        "per_component": per_component, "rel_error_floor_s": REL_FLOOR_S,
         "predicted_tcp_slow_start_ms_mean": 1e3 * sum(stalls) / max(1, len(stalls)),
         "hardware": report.hardware(), "versions": report.versions(), "command": command, "mode": mode,
         "mode_note": mode_note,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import math
 import queue
 import socket
 import sys
@@ -198,7 +199,7 @@ class Connection:
                 raise ValueError(f"request {request_id}: cut {cut} is outside {self.model.spec}'s blocks "
                                  f"0..{n_blocks - 1}")
             if cut > 0:
-                expect = 4 * _numel(self.model.activation_shape(cut))
+                expect = 4 * math.prod(self.model.activation_shape(cut))
                 if len(payload) != expect:
                     raise ValueError(f"request {request_id}: {len(payload)} bytes of activation at cut {cut}, "
                                      f"expected {expect} (float32 {self.model.activation_shape(cut)})")
@@ -209,12 +210,6 @@ class Connection:
         job.stamps["delivered"] = t
         self.server.jobs.put(job)
 
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 class EdgeServer:
