@@ -115,13 +115,13 @@ def test_seconds_mbps_trace(tmp_path):
 @pytest.mark.parametrize("text, fmt, match", [
     ("", "auto", "empty"),
     ("0 10\n", "auto", "at least two rows"),
-    ("0 10\n1 abc\n", "auto", r":2: not a number"),
-    ("0 10\n0 5\n", "auto", r":2: timestamps must increase"),
-    ("0 -3\n1 5\n", "auto", r":1: bandwidth must be >= 0"),
+    ("0 10\n1 abc\n", "auto", r": line 2: not a number"),
+    ("0 10\n0 5\n", "auto", r": line 2: timestamps must increase"),
+    ("0 -3\n1 5\n", "auto", r": line 1: bandwidth must be >= 0"),
     ("0 0\n1 0\n", "auto", "never delivers"),
-    ("5\n3\n", "mahimahi", r":2: timestamps must not decrease"),
-    ("1.5\n", "mahimahi", r":1: Mahimahi timestamps"),
-    ("1 2 3\n", "auto", r":1: expected 2 number"),
+    ("5\n3\n", "mahimahi", r": line 2: timestamps must not decrease"),
+    ("1.5\n", "mahimahi", r": line 1: Mahimahi timestamps"),
+    ("1 2 3\n", "auto", r": line 1: expected 2 number"),
     ("0 1\n1 1\n", "pcap", "unknown trace format"),
 ])
 def test_bad_traces_name_file_and_line(tmp_path, text, fmt, match):

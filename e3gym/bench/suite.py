@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from e3gym.agents.train import ALGOS
+from e3gym.errors import E3GymError, did_you_mean
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -51,9 +52,11 @@ REFERENCE_AGENTS = ("static_best", "oracle")  # score 0 and score 1: always run
 SUITE_KEYS = {"id", "version", "description", "max_steps", "episodes", "seeds", "train_seeds", "scenarios", "agents"}
 SCENARIO_KEYS = {"id", "env", "scenario", "overrides", "env_kwargs", "max_steps", "description"}
 AGENT_KEYS = {"name", "spec", "train_steps", "warmup_episodes", "kwargs"}
+MAX_STEPS = 10 ** 9  # episode lengths and training budgets
+MAX_EPISODES = 10 ** 4
 
 
-class SuiteError(ValueError):
+class SuiteError(E3GymError):
     """A suite file is malformed; the message names the file, the line and the key."""
 
 
@@ -196,11 +199,14 @@ def load_suite(spec: str | Path) -> Suite:
     if path.suffix != ".toml":
         path = suite_dir() / f"{spec}.toml"
         if not path.exists():
-            raise SuiteError(f"unknown suite {str(spec)!r}; shipped: {', '.join(list_suites())}, or pass a .toml path")
+            raise SuiteError(f"unknown suite {str(spec)!r}{did_you_mean(str(spec), list_suites())}; "
+                             f"shipped: {', '.join(list_suites())}, or pass a .toml path")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise SuiteError(f"{path}: cannot read suite: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise SuiteError(f"{path}: not valid TOML: not a UTF-8 text file") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -215,28 +221,37 @@ def load_suite(spec: str | Path) -> Suite:
             raise fail(where.rstrip("."), "must be a table")
         for key in table:
             if key not in allowed:
-                raise fail(f"{where}{key}", f"unknown key; expected one of {sorted(allowed)}")
+                raise fail(f"{where}{key}", f"unknown key{did_you_mean(key, allowed)}; expected one of {sorted(allowed)}")
 
-    def positive_int(value: Any, key: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise fail(key, f"must be an integer >= 1, got {value!r}")
+    def text_field(table: dict, key: str, where: str) -> None:
+        if key in table and not (isinstance(table[key], str) and table[key].strip()):
+            raise fail(f"{where}{key}", f"must be a non-empty string, got {table[key]!r}")
+
+    def positive_int(value: Any, key: str, high: int = MAX_STEPS) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+            raise fail(key, f"must be an integer in 1..{high}, got {value!r}")
         return value
 
     check(data, SUITE_KEYS, "")
+    for key in ("id", "description"):
+        text_field(data, key, "")
     for key in ("id", "seeds", "scenarios", "agents"):
         if key not in data:
             raise SuiteError(f"{path}: missing key {key!r}")
     seeds = data["seeds"]
     train_seeds = data.get("train_seeds", [])
     for key, vals in (("seeds", seeds), ("train_seeds", train_seeds)):
-        if not isinstance(vals, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in vals):
-            raise fail(key, "must be a list of integers")
+        if not isinstance(vals, list) or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2 ** 32
+                                                 for s in vals):
+            raise fail(key, f"must be a list of integers in 0..{2 ** 32 - 1}, got {vals!r}")
+        if len(set(vals)) != len(vals):
+            raise fail(key, f"lists a seed twice: {vals!r}")
     if not seeds:
         raise fail("seeds", "needs at least one evaluation seed")
     if set(seeds) & set(train_seeds):
         raise fail("train_seeds", f"must be disjoint from seeds; both hold {sorted(set(seeds) & set(train_seeds))}")
     max_steps = positive_int(data.get("max_steps", 200), "max_steps")
-    episodes = positive_int(data.get("episodes", 1), "episodes")
+    episodes = positive_int(data.get("episodes", 1), "episodes", MAX_EPISODES)
     for key in ("scenarios", "agents"):
         if not isinstance(data[key], list):
             raise fail(key, "must be an array of tables ([[" + key + "]])")
@@ -249,6 +264,8 @@ def load_suite(spec: str | Path) -> Suite:
         check(s, SCENARIO_KEYS, f"scenarios[{i}].")
         if "id" not in s or "env" not in s:
             raise fail(f"scenarios[{i}]", "needs 'id' and 'env'")
+        for key in ("id", "env", "scenario", "description"):
+            text_field(s, key, f"scenarios[{i}].")
         if s["env"] not in registry:
             e3 = sorted(k for k in registry if k.startswith("e3gym/"))
             raise fail(f"scenarios[{i}].env", f"unknown env id {s['env']!r}; registered: {', '.join(e3)}")
@@ -266,11 +283,13 @@ def load_suite(spec: str | Path) -> Suite:
         check(a, AGENT_KEYS, f"agents[{i}].")
         if "name" not in a:
             raise fail(f"agents[{i}]", "needs 'name'")
+        for key in ("name", "spec"):
+            text_field(a, key, f"agents[{i}].")
         if not isinstance(a.get("kwargs", {}), dict):
             raise fail(f"agents[{i}].kwargs", "must be a table")
         for key in ("train_steps", "warmup_episodes"):
-            if key in a and (isinstance(a[key], bool) or not isinstance(a[key], int) or a[key] < 0):
-                raise fail(f"agents[{i}].{key}", f"must be an integer >= 0, got {a[key]!r}")
+            if key in a and (isinstance(a[key], bool) or not isinstance(a[key], int) or not 0 <= a[key] <= MAX_STEPS):
+                raise fail(f"agents[{i}].{key}", f"must be an integer in 0..{MAX_STEPS}, got {a[key]!r}")
         entry = AgentEntry(str(a["name"]), str(a.get("spec", a["name"])), a.get("train_steps", 0),
                            a.get("warmup_episodes", 0), a.get("kwargs", {}))
         if entry.is_rl:
@@ -292,7 +311,7 @@ def load_suite(spec: str | Path) -> Suite:
     for ref in REFERENCE_AGENTS:  # they define the score: every suite runs them
         if ref not in [a.name for a in agents]:
             agents.append(AgentEntry(name=ref, spec=ref))
-    return Suite(str(data["id"]), int(data.get("version", 1)), str(data.get("description", "")), max_steps,
+    return Suite(str(data["id"]), positive_int(data.get("version", 1), "version", 10 ** 6), str(data.get("description", "")), max_steps,
                  tuple(seeds), tuple(train_seeds), tuple(scenarios), tuple(agents), path, episodes)
 
 

@@ -31,13 +31,22 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
+from e3gym.errors import E3GymError
 
 MAHIMAHI_PACKET_BYTES = 1500
 MAX_TRACE_SEGMENTS = 5_000_000  # ~14 h of Mahimahi at 10 ms bins: bounds the memory a trace can ask for
+MIN_ROW_S, MAX_ROW_S = 1e-6, 1e7  # a 'seconds Mbps' row: 1 us to ~116 days
+# A link's curve is extended as simulated time advances; this bounds it (at 10 ms segments, ~5.5 h
+# of simulated time; whole-period trace extensions may overshoot it by one period).
+MAX_LINK_SEGMENTS = 2_000_000
 
 
-class TraceError(ValueError):
+class TraceError(E3GymError):
     """A bandwidth trace file is malformed; the message names the file and the line."""
+
+
+class HorizonError(E3GymError):
+    """Simulated time ran past what a link's bandwidth curve may hold (MAX_LINK_SEGMENTS)."""
 
 
 class BandwidthProcess(Protocol):
@@ -232,7 +241,9 @@ class TraceBandwidth:
         self.period_s = math.fsum(self.durations_s)
         self.offset_s = 0.0
         self._i = 0
-        self._scaled: dict[float, tuple[float, ...]] = {}
+        self._scaled: dict[float, tuple[tuple[float, ...], float]] = {}  # scale -> (bandwidths, mean)
+        self._max_bps = max(self.bandwidth_bps)
+        self._mean_bps = float(np.dot(self.durations_s, self.bandwidth_bps) / self.period_s)
 
     def variant(self, scale: float = 1.0, random_start: bool = False) -> "TraceBandwidth":
         """A replay of the same (validated) segments, scaled and/or started at random: O(1) when unscaled."""
@@ -242,8 +253,10 @@ class TraceBandwidth:
         if scale != 1.0:
             scaled = self._scaled.get(scale)
             if scaled is None:  # shared by every replay at this scale
-                scaled = self._scaled[scale] = tuple(b * scale for b in self.bandwidth_bps)
-            out.bandwidth_bps = scaled
+                bps = tuple(b * scale for b in self.bandwidth_bps)
+                scaled = self._scaled[scale] = (bps, float(np.dot(self.durations_s, bps) / self.period_s))
+            out.bandwidth_bps, out._mean_bps = scaled
+            out._max_bps = self._max_bps * scale  # exact: scaling by a positive number keeps the order
         out.random_start, out.offset_s, out._i = random_start, 0.0, 0
         return out
 
@@ -267,23 +280,24 @@ class TraceBandwidth:
         return self.durations_s[i:], self.bandwidth_bps[i:]
 
     def max_bps(self) -> float:
-        return max(self.bandwidth_bps)
+        return self._max_bps
 
     def mean_bps(self) -> float:
-        return float(np.dot(self.durations_s, self.bandwidth_bps) / self.period_s)
+        return self._mean_bps
 
 
 # --------------------------------------------------------------------------- trace files
 def _numbers(path: Path, line_no: int, line: str, count: int) -> list[float]:
+    # Messages never quote the line: a mistyped path may point at a file that is not a trace at all.
     parts = line.replace(",", " ").split()
     if len(parts) != count:
-        raise TraceError(f"{path}:{line_no}: expected {count} number(s), got {line.strip()!r}")
+        raise TraceError(f"{path}: line {line_no}: expected {count} number(s), got {len(parts)} fields")
     try:
         values = [float(p) for p in parts]
     except ValueError:
-        raise TraceError(f"{path}:{line_no}: not a number in {line.strip()!r}") from None
+        raise TraceError(f"{path}: line {line_no}: not a number") from None
     if not all(math.isfinite(v) for v in values):
-        raise TraceError(f"{path}:{line_no}: non-finite value in {line.strip()!r}")
+        raise TraceError(f"{path}: line {line_no}: not a finite number")
     return values
 
 
@@ -293,9 +307,10 @@ def parse_mahimahi(path: Path, lines: Sequence[str], bin_s: float = 0.01) -> Tra
     for no, line in lines:
         (ms,) = _numbers(path, no, line, 1)
         if ms < 0 or not ms.is_integer():
-            raise TraceError(f"{path}:{no}: Mahimahi timestamps are non-negative integer milliseconds, got {line.strip()!r}")
+            raise TraceError(f"{path}: line {no}: Mahimahi timestamps are non-negative integer milliseconds, "
+                             f"got {ms:g}")
         if stamps and ms < stamps[-1]:
-            raise TraceError(f"{path}:{no}: timestamps must not decrease ({ms:g} after {stamps[-1]:g})")
+            raise TraceError(f"{path}: line {no}: timestamps must not decrease ({ms:g} after {stamps[-1]:g})")
         stamps.append(ms)
     # The trace repeats every `last timestamp` ms, as Mahimahi replays it.
     period_s = max(stamps[-1], 1.0) / 1000
@@ -318,9 +333,12 @@ def parse_seconds_mbps(path: Path, lines: Sequence[str]) -> TraceBandwidth:
     durations, bps = [], []
     for (no, t0, mbps), (no1, t1, _) in zip(rows, rows[1:]):
         if mbps < 0:
-            raise TraceError(f"{path}:{no}: bandwidth must be >= 0 Mbps, got {mbps:g}")
+            raise TraceError(f"{path}: line {no}: bandwidth must be >= 0 Mbps, got {mbps:g}")
         if t1 <= t0:
-            raise TraceError(f"{path}:{no1}: timestamps must increase ({t1:g} after {t0:g})")
+            raise TraceError(f"{path}: line {no1}: timestamps must increase ({t1:g} after {t0:g})")
+        if not MIN_ROW_S <= t1 - t0 <= MAX_ROW_S:
+            raise TraceError(f"{path}: line {no1}: a row lasting {t1 - t0:g} s; expected {MIN_ROW_S:g} to "
+                             f"{MAX_ROW_S:g} s")
         durations.append(t1 - t0)
         bps.append(mbps * 1e6)
     try:
@@ -378,16 +396,19 @@ class Link:
         process: where the bandwidth curve comes from.
         rng: the generator the process draws from (one per link, spawned from the episode seed).
         propagation_s: one-way delay added to every transfer.
+        name: for messages (the scenario field the link comes from).
     """
 
-    __slots__ = ("process", "rng", "propagation_s", "_ends", "_bps", "_cum")
+    __slots__ = ("process", "rng", "propagation_s", "name", "_ends", "_bps", "_cum")
 
-    def __init__(self, process: BandwidthProcess, rng: np.random.Generator, propagation_s: float = 0.0):
+    def __init__(self, process: BandwidthProcess, rng: np.random.Generator, propagation_s: float = 0.0,
+                 name: str = "link"):
         if not (math.isfinite(propagation_s) and propagation_s >= 0):
             raise ValueError(f"propagation_s must be finite and >= 0, got {propagation_s!r}")
         self.process = process
         self.rng = rng
         self.propagation_s = float(propagation_s)
+        self.name = name
         duration, bps = process.first_segment(rng)
         self._ends = [duration]
         self._bps = [bps]
@@ -397,6 +418,11 @@ class Link:
         ends, bps, cum = self._ends, self._bps, self._cum
         bulk = getattr(self.process, "next_segments", None)
         while ends[-1] <= t:
+            if len(ends) > MAX_LINK_SEGMENTS:
+                raise HorizonError(
+                    f"{self.name}: simulated time reached {t:.4g} s, past the {ends[-1]:.4g} s that "
+                    f"{MAX_LINK_SEGMENTS} bandwidth segments cover; reset the env more often or check the "
+                    f"scenario's time scales (request rates, slowdowns, link rates)")
             if bulk is not None:
                 durations, rates = bulk(self.rng)
                 ends.extend(accumulate(durations, initial=ends[-1]))

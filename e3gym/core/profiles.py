@@ -20,15 +20,20 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+from e3gym.errors import E3GymError
 
 MODEL_SCHEMA = "e3gym.model/1"
 DEVICE_SCHEMA = "e3gym.device/1"
 TIERS = ("end", "edge", "cloud")
 PROVENANCE_METHODS = ("measured", "published", "calibrated")
 FLOP_KINDS = ("conv", "fc", "other")
+# Magnitudes no inference profile reaches; beyond them a typo, not a device, is speaking.
+MAX_LATENCY_S = 3600.0
+MAX_SPREAD = 100.0  # p90 / median
+MAX_BYTES = 2 ** 40
 
 
-class ProfileError(ValueError):
+class ProfileError(E3GymError):
     """A profile file (or profile lookup) is malformed; the message names the file and the field."""
 
 
@@ -172,6 +177,8 @@ class _Reader:
         if kind in (float, int) or kind == (int, float):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise self.fail(full, f"expected a number, got {value!r}")
+            if isinstance(value, int) and abs(value) > 2 ** 63:  # math.isfinite would overflow
+                raise self.fail(full, f"{value:.3e} is too large")
             if not math.isfinite(value):
                 raise self.fail(full, f"expected a finite number, got {value!r}")
             if kind is int and not float(value).is_integer():
@@ -188,12 +195,21 @@ class _Reader:
             raise self.fail(f"{path}.{key}" if path else key, f"must be >= 0, got {v!r}")
         return v
 
+    def size(self, obj, key, path, optional=False):
+        """A byte count: an integer in [0, MAX_BYTES]."""
+        v = self.nonneg(obj, key, path, int, optional)
+        if v is not None and v > MAX_BYTES:
+            raise self.fail(f"{path}.{key}", f"{v!r} bytes is over {MAX_BYTES} (1 TiB)")
+        return v
+
 
 def _read_json(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ProfileError(f"{path}: cannot read profile: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ProfileError(f"{path}: not valid JSON: not a UTF-8 text file") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
@@ -208,10 +224,12 @@ def _latency_stats(r: _Reader, obj: Any, path: str) -> LatencyStats:
     p10 = r.nonneg(obj, "p10_s", path)
     p90 = r.nonneg(obj, "p90_s", path)
     n = r.nonneg(obj, "n", path, int)
-    if med <= 0:
-        raise r.fail(f"{path}.median_s", f"must be > 0, got {med!r}")
+    if not 0 < med <= MAX_LATENCY_S:
+        raise r.fail(f"{path}.median_s", f"must be in (0, {MAX_LATENCY_S:g}] s, got {med!r}")
     if not p10 <= med <= p90:
-        raise r.fail(path, f"expected p10_s <= median_s <= p90_s, got {p10}, {med}, {p90}")
+        raise r.fail(f"{path}.p10_s", f"expected p10_s <= median_s <= p90_s, got {p10}, {med}, {p90}")
+    if p90 > MAX_SPREAD * med:
+        raise r.fail(f"{path}.p90_s", f"{p90!r} s is over {MAX_SPREAD:g}x the median {med!r} s")
     return LatencyStats(med, p10, p90, n)
 
 
@@ -240,14 +258,14 @@ def parse_models(data: Mapping[str, Any], file: str = "<memory>") -> list[ModelP
                 flops = {k: r.nonneg(flops, k, f"{bp}.flops") for k in FLOP_KINDS}
             blocks.append(BlockProfile(
                 name=r.get(b, "name", bp, str),
-                output_bytes=r.nonneg(b, "output_bytes", bp, int),
+                output_bytes=r.size(b, "output_bytes", bp),
                 flops=flops,
-                param_bytes=r.nonneg(b, "param_bytes", bp, int, optional=True),
+                param_bytes=r.size(b, "param_bytes", bp, optional=True),
             ))
         names = [b.name for b in blocks]
         if len(set(names)) != len(names):
             raise r.fail(f"{p}.blocks", "block names must be unique")
-        output_bytes = r.nonneg(m, "output_bytes", p, int, optional=True)
+        output_bytes = r.size(m, "output_bytes", p, optional=True)
         if output_bytes is None:
             if not blocks:
                 raise r.fail(f"{p}.output_bytes", "missing (required when there are no blocks)")
@@ -258,7 +276,7 @@ def parse_models(data: Mapping[str, Any], file: str = "<memory>") -> list[ModelP
             variant=r.get(m, "variant", p, dict),
             top1=top1,
             top1_source=r.get(acc, "source", f"{p}.accuracy", str),
-            input_bytes=r.nonneg(m, "input_bytes", p, int),
+            input_bytes=r.size(m, "input_bytes", p),
             output_bytes=output_bytes,
             blocks=tuple(blocks),
             source_file=file,

@@ -28,6 +28,7 @@ from typing import Any
 
 from e3gym.core.profiles import DEVICE_SCHEMA, MODEL_SCHEMA, ProfileError, parse_device, parse_models
 from e3gym.files import write_text_atomic
+from e3gym.errors import E3GymError
 
 ANS_SOURCE = ("Zhang, Chen, Xu, 'Autodidactic Neurosurgeon: Collaborative Deep Inference for Mobile Edge "
               "Intelligence via Online Learning', WWW 2021 (arXiv 2102.02638); official repository "
@@ -70,7 +71,7 @@ MODELS: dict[str, dict[str, Any]] = {
 KINDS = ("conv", "fc", "other")
 
 
-class AnsTableError(ValueError):
+class AnsTableError(E3GymError):
     """An ANS per-cut CSV is malformed; the message names the file, the row and the column."""
 
 

@@ -37,6 +37,8 @@ from e3gym.core.payload import PayloadConfig, load_jpeg_model
 from e3gym.core.profiles import ProfileLibrary, builtin_library
 from e3gym.core.radio import ACCESS_TYPES, TcpModel, access_type
 from e3gym.core.workload import BurstyWorkload, PoissonWorkload
+from e3gym import checks
+from e3gym.errors import E3GymError, did_you_mean
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -44,11 +46,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
-class ScenarioError(ValueError):
+class ScenarioError(E3GymError):
     """A scenario (file or dict) is malformed; the message names the file and the key."""
 
 
-NEURO_SOURCE = "Kang et al., Neurosurgeon, ASPLOS 2017 (measured average uplink bandwidth)"
 LTE_RATIO = 13 / 6  # Huang et al., MobiSys 2012 (abstract): LTE median downlink 13, uplink 6 Mbps
 FIVE_G_RATIO = 166.13 / 21.08  # Ookla Speedtest Intelligence Q3 2021, global 5G median down / up
 FIXED_RATIO = 85.73 / 45.74  # Ookla Speedtest Global Index Sep 2020, global fixed broadband down / up
@@ -71,8 +72,7 @@ PRESET_RATIO = {**{k: v[2] for k, v in ACCESS_PRESETS.items()}, **{k: v[2] for k
                 "mobile": LTE_RATIO}
 
 SCENARIO_KEYS = {
-    "": {"name", "version", "description", "users", "edge", "cloud", "wan", "workload", "models", "payload",
-         "episode"},
+    "": {"name", "version", "description", "users", "edge", "cloud", "wan", "workload", "models", "payload"},
     "users": {"count", "device", "devices", "network", "downlink_network", "downlink_ratio", "access", "rtt_ms",
               "cells", "connection", "tls"},
     "edge": {"device", "workers", "slowdown"},
@@ -82,7 +82,6 @@ SCENARIO_KEYS = {
                  "burst_factor", "mean_burst_s", "mean_calm_s"},
     "models": {"names", "partition", "latency_noise"},
     "payload": {"input", "quality", "activations", "result"},
-    "episode": {"max_steps"},
 }
 NETWORK_KEYS = (("users", "network"), ("users", "downlink_network"), ("wan", "network"))
 
@@ -120,6 +119,8 @@ def _load_toml(path: Path) -> dict:
             return tomllib.load(f)
     except OSError as err:
         raise ScenarioError(f"{path}: cannot read scenario: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not valid TOML: not a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError(f"{path}: not valid TOML: {err}") from None
 
@@ -133,8 +134,8 @@ def load_scenario(spec: str | Path | Mapping[str, Any], overrides: Mapping[str, 
         if path.suffix != ".toml":
             path = scenario_dir() / f"{spec}.toml"
             if not path.exists():
-                raise ScenarioError(f"unknown scenario {str(spec)!r}; shipped: {', '.join(list_scenarios())}, "
-                                    f"or pass the path of a .toml file")
+                raise ScenarioError(f"unknown scenario {str(spec)!r}{did_you_mean(str(spec), list_scenarios())}; "
+                                    f"shipped: {', '.join(list_scenarios())}, or pass the path of a .toml file")
         data, origin = _load_toml(path), str(path)
         _absolute_trace_paths(data, path.parent)
     overrides = copy.deepcopy(dict(overrides or {}))
@@ -168,14 +169,14 @@ def _absolute_trace_paths(data: Mapping[str, Any], base: Path) -> None:
 
 
 def _check_keys(data: Mapping[str, Any], origin: str) -> None:
+    if "episode" in data:  # a table older scenarios had; it never set anything
+        raise ScenarioError(f"{origin}: unknown table [episode]; the episode length is gym.make's "
+                            f"max_episode_steps (or a suite's max_steps)")
     for table, allowed in SCENARIO_KEYS.items():
         sub = data if table == "" else data.get(table, {})
         if not isinstance(sub, Mapping):
             raise ScenarioError(f"{origin}: [{table}] must be a table, got {type(sub).__name__}")
-        unknown = [k for k in sub if k not in allowed and not k.startswith("_")]
-        if unknown:
-            where = f"[{table}]" if table else "top level"
-            raise ScenarioError(f"{origin}: unknown key {unknown[0]!r} in {where}; expected one of {sorted(allowed)}")
+        checks.keys(f"[{table}]" if table else "top level", sub, allowed, prefix=f"{origin}: ", error=ScenarioError)
 
 
 def _get(data: Mapping, table: str, key: str, default: Any = None, required: bool = False) -> Any:
@@ -187,12 +188,9 @@ def _get(data: Mapping, table: str, key: str, default: Any = None, required: boo
     return sub[key]
 
 
-def _number(data: Mapping, where: str, value: Any, positive: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ScenarioError(f"{data['_origin']}: {where} must be a finite number, got {value!r}")
-    if positive and value <= 0:
-        raise ScenarioError(f"{data['_origin']}: {where} must be > 0, got {value!r}")
-    return float(value)
+def _number(data: Mapping, where: str, value: Any, low: float | None = None, high: float | None = None,
+            above: float | None = None) -> float:
+    return checks.number(f"{data['_origin']}: {where}", value, low, high, above=above, error=ScenarioError)
 
 
 def _trace_paths(data: Mapping, where: str, spec: Mapping) -> list[Path]:
@@ -209,6 +207,9 @@ def bandwidth_process(data: Mapping, where: str, spec: Any, rng: np.random.Gener
     """Build a bandwidth process from a preset name or a table; ``rng`` picks among a trace set's files."""
     origin = data["_origin"]
     rng = rng if rng is not None else np.random.default_rng(0)
+    if isinstance(spec, list):
+        raise ScenarioError(f"{origin}: {where}: a list of networks gives one per user; each entry must be a "
+                            f"preset name or a table with 'kind', got {spec!r}")
     if isinstance(spec, str):
         preset = spec.lower()
         if preset in ACCESS_PRESETS:
@@ -218,45 +219,55 @@ def bandwidth_process(data: Mapping, where: str, spec: Any, rng: np.random.Gener
         if preset in TRACE_PRESETS:
             traces = preset_traces(preset)
             return traces[int(rng.integers(len(traces)))].variant(1.0 / TRACE_PRESETS[preset][2], random_start=True)
-        raise ScenarioError(f"{origin}: {where}: unknown network preset {spec!r}; expected one of "
-                            f"{sorted(PRESET_ACCESS)} or a table with 'kind'")
+        raise ScenarioError(f"{origin}: {where}: unknown network preset {spec!r}{did_you_mean(preset, PRESET_ACCESS)}; "
+                            f"expected one of {sorted(PRESET_ACCESS)} or a table with 'kind'")
     if not isinstance(spec, Mapping) or "kind" not in spec:
         raise ScenarioError(f"{origin}: {where} must be a preset name or a table with 'kind', got {spec!r}")
     kind = spec["kind"]
     allowed = {"constant": {"mbps"}, "markov": {"states_mbps", "mean_dwell_s"},
                "rayleigh": {"bandwidth_mhz", "mean_snr_db", "coherence_ms", "min_snr_db"},
                "trace": {"path", "paths", "format", "bin_ms", "scale", "random_start"}}
-    if kind not in allowed:
-        raise ScenarioError(f"{origin}: {where}.kind: unknown {kind!r}; expected one of {sorted(allowed)}")
-    unknown = set(spec) - allowed[kind] - {"kind"}
-    if unknown:
-        raise ScenarioError(f"{origin}: {where}: unknown key {sorted(unknown)[0]!r} for kind {kind!r}; "
-                            f"expected {sorted(allowed[kind])}")
+    checks.choice(f"{origin}: {where}.kind", kind, allowed, error=ScenarioError)
+    checks.keys(f"{where} (kind {kind!r})", spec, allowed[kind] | {"kind"}, prefix=f"{origin}: ", error=ScenarioError)
+    mbps = (checks.MIN_MBPS, checks.MAX_MBPS)
     try:
         if kind == "constant":
-            return ConstantBandwidth(_number(data, f"{where}.mbps", spec.get("mbps")) * 1e6)
+            return ConstantBandwidth(_number(data, f"{where}.mbps", spec.get("mbps"), *mbps) * 1e6)
         if kind == "markov":
-            states = spec.get("states_mbps")
-            if not isinstance(states, list) or not states:
-                raise ScenarioError(f"{origin}: {where}.states_mbps must be a non-empty list of Mbps")
-            rates = [_number(data, f"{where}.states_mbps[{i}]", s) * 1e6 for i, s in enumerate(states)]
-            return MarkovBandwidth(rates, spec.get("mean_dwell_s", 5.0))
+            rates = checks.number_list(f"{origin}: {where}.states_mbps", spec.get("states_mbps"), *mbps,
+                                       error=ScenarioError)
+            dwell = _number(data, f"{where}.mean_dwell_s", spec.get("mean_dwell_s", 5.0),
+                            checks.MIN_SECONDS, checks.MAX_SECONDS)
+            return MarkovBandwidth([r * 1e6 for r in rates], dwell)
         if kind == "rayleigh":
-            return RayleighFading(_number(data, f"{where}.bandwidth_mhz", spec.get("bandwidth_mhz")) * 1e6,
-                                  _number(data, f"{where}.mean_snr_db", spec.get("mean_snr_db"), positive=False),
-                                  _number(data, f"{where}.coherence_ms", spec.get("coherence_ms")) / 1e3,
-                                  float(spec.get("min_snr_db", -10.0)))
+            mean_snr_db = _number(data, f"{where}.mean_snr_db", spec.get("mean_snr_db"), -50.0, 100.0)
+            channel = RayleighFading(_number(data, f"{where}.bandwidth_mhz", spec.get("bandwidth_mhz"), *mbps) * 1e6,
+                                     mean_snr_db,
+                                     _number(data, f"{where}.coherence_ms", spec.get("coherence_ms"), 1e-2, 1e9) / 1e3,
+                                     _number(data, f"{where}.min_snr_db", spec.get("min_snr_db", -10.0), -100.0,
+                                             mean_snr_db))
+            floor_bps = channel.rate_bps(0.0)
+            if floor_bps < checks.MIN_MBPS * 1e6:  # a deep fade must still move data, or a transfer never ends
+                raise ScenarioError(f"{origin}: {where}.min_snr_db: the floor rate is {floor_bps:.3g} bit/s, "
+                                    f"below {checks.MIN_MBPS * 1e6:g} bit/s; raise min_snr_db")
+            return channel
         paths = _trace_paths(data, where, spec)
-        random_start = spec.get("random_start", True)
-        if not isinstance(random_start, bool):
-            raise ScenarioError(f"{origin}: {where}.random_start must be true or false, got {random_start!r}")
-        scale = _number(data, f"{where}.scale", spec.get("scale", 1.0))
-        bin_s = _number(data, f"{where}.bin_ms", spec.get("bin_ms", 10)) / 1e3
+        random_start = checks.flag(f"{origin}: {where}.random_start", spec.get("random_start", True),
+                                   error=ScenarioError)
+        scale = _number(data, f"{where}.scale", spec.get("scale", 1.0), checks.MIN_FACTOR, checks.MAX_FACTOR)
+        bin_s = _number(data, f"{where}.bin_ms", spec.get("bin_ms", 10), 0.1, 1e6) / 1e3
+        fmt = checks.choice(f"{origin}: {where}.format", spec.get("format", "auto"),
+                            ("auto", "mahimahi", "seconds_mbps"), error=ScenarioError)
         path = paths[int(rng.integers(len(paths)))] if len(paths) > 1 else paths[0]
-        return load_trace(path, spec.get("format", "auto"), bin_s, scale=scale, random_start=random_start)
-    except (TraceError, ScenarioError):
+        trace = load_trace(path, fmt, bin_s, scale=scale, random_start=random_start)
+        if not (trace.mean_bps() >= checks.MIN_MBPS * 1e6 and trace.max_bps() <= checks.MAX_MBPS * 1e6):
+            raise ScenarioError(f"{origin}: {where}: {path} scaled by {scale:g} averages {trace.mean_bps() / 1e6:.3g} "
+                                f"Mbps and peaks at {trace.max_bps() / 1e6:.3g} Mbps; expected a mean >= "
+                                f"{checks.MIN_MBPS:g} and a peak <= {checks.MAX_MBPS:g} Mbps")
+        return trace
+    except ScenarioError:
         raise
-    except ValueError as err:
+    except ValueError as err:  # TraceError included: say which field named the file
         raise ScenarioError(f"{origin}: {where}: {err}") from None
 
 
@@ -289,14 +300,13 @@ def _cells(data: Mapping, n_users: int) -> list[int]:
     if isinstance(cells, bool):
         raise ScenarioError(f"{origin}: [users].cells must be a count or a list of cell indices, got {cells!r}")
     if isinstance(cells, int):
-        if cells < 1:
-            raise ScenarioError(f"{origin}: [users].cells must be >= 1, got {cells}")
+        checks.integer(f"{origin}: [users].cells", cells, 1, checks.MAX_USERS, error=ScenarioError)
         return [u % cells for u in range(n_users)]
     if not isinstance(cells, list) or len(cells) != n_users:
         raise ScenarioError(f"{origin}: [users].cells must be a count or one cell index per user "
                             f"({n_users} users), got {cells!r}")
     for u, c in enumerate(cells):
-        if isinstance(c, bool) or not isinstance(c, int) or c < 0:
+        if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < checks.MAX_USERS:
             raise ScenarioError(f"{origin}: [users].cells[{u}]: user {u} is in no cell (expected an index >= 0, "
                                 f"got {c!r})")
     return list(cells)
@@ -326,70 +336,70 @@ def build(data: Mapping[str, Any], rng: np.random.Generator, library: ProfileLib
     """
     lib = library or builtin_library()
     origin = data["_origin"]
-    count = _get(data, "users", "count", 8)
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ScenarioError(f"{origin}: [users].count must be an integer >= 1, got {count!r}")
-    n_users = count
-    devices = _get(data, "users", "devices") or [_get(data, "users", "device", required=True)]
-    if not isinstance(devices, list):
-        raise ScenarioError(f"{origin}: [users].devices must be a list of device names")
-    try:
-        user_devices = [lib.device(devices[i % len(devices)]) for i in range(n_users)]
-        edge_dev = lib.device(_get(data, "edge", "device", required=True))
-        cloud_dev = lib.device(_get(data, "cloud", "device", required=True))
-        names = _get(data, "models", "names", required=True)
-        if not isinstance(names, list) or not names:
-            raise ScenarioError(f"{origin}: [models].names must be a non-empty list")
-        models = [lib.model(n) for n in names]
-    except ValueError as err:
-        if isinstance(err, ScenarioError):
-            raise
-        raise ScenarioError(f"{origin}: {err}") from None
+    n_users = checks.integer(f"{origin}: [users].count", _get(data, "users", "count", 8), 1, checks.MAX_USERS,
+                             error=ScenarioError)
+    if "devices" in data.get("users", {}):
+        devices = _names(data, "[users].devices", _get(data, "users", "devices"))
+    else:
+        devices = [_get(data, "users", "device", required=True)]
+    kinds = {name: _device(data, lib, "[users].devices" if "devices" in data.get("users", {}) else "[users].device", name)
+             for name in devices}
+    user_devices = [kinds[devices[i % len(devices)]] for i in range(n_users)]
+    edge_dev = _device(data, lib, "[edge].device", _get(data, "edge", "device", required=True))
+    cloud_dev = _device(data, lib, "[cloud].device", _get(data, "cloud", "device", required=True))
+    names = _names(data, "[models].names", _get(data, "models", "names", required=True), unique=True)
+    models = []
+    for name in names:
+        try:
+            models.append(lib.model(name))
+        except ValueError as err:
+            raise ScenarioError(f"{origin}: [models].names: {err}") from None
 
     def link(where: str, spec: Any, propagation_s: float = 0.0) -> Link:
         # File choice and trace offset come from ``rng`` in a fixed order; a process that keeps drawing
         # as its curve is extended (Markov, fading) gets a generator of its own, so the curve never
         # depends on the order in which links are extended (what-if calls extend them too).
         process = bandwidth_process(data, where, spec, rng)
-        return Link(process, rng.spawn(1)[0] if getattr(process, "stochastic", False) else rng, propagation_s)
+        return Link(process, rng.spawn(1)[0] if getattr(process, "stochastic", False) else rng, propagation_s,
+                    f"{origin}: {where}")
 
-    net_spec = _get(data, "users", "network", "5g")
+    net_spec = _network_spec(data, "[users].network", _get(data, "users", "network", "5g"))
     down_spec = _get(data, "users", "downlink_network")
+    if down_spec is not None:
+        down_spec = _network_spec(data, "[users].downlink_network", down_spec)
     cells = _cells(data, n_users)
     rtt_ms = _get(data, "users", "rtt_ms")
-    rtt_s = None if rtt_ms is None else _number(data, "[users].rtt_ms", rtt_ms, positive=False) / 1e3
-    if rtt_s is not None and rtt_s < 0:
-        raise ScenarioError(f"{origin}: [users].rtt_ms must be >= 0, got {rtt_ms!r}")
+    rtt_s = None if rtt_ms is None else _number(data, "[users].rtt_ms", rtt_ms, 0.0, checks.MAX_DELAY_MS) / 1e3
+    connection = checks.choice(f"{origin}: [users].connection", _get(data, "users", "connection", "persistent"),
+                               ("persistent", "new"), error=ScenarioError)
     users = []
     for u in range(n_users):
         spec_u = net_spec[u % len(net_spec)] if isinstance(net_spec, list) else net_spec
         preset = _preset_name(spec_u)
-        access_name = _get(data, "users", "access", PRESET_ACCESS.get(preset, "lte"))
-        if access_name not in ACCESS_TYPES:
-            raise ScenarioError(f"{origin}: [users].access: unknown {access_name!r}; expected one of "
-                                f"{sorted(ACCESS_TYPES)}")
+        access_name = checks.choice(f"{origin}: [users].access",
+                                    _get(data, "users", "access", PRESET_ACCESS.get(preset, "lte")), ACCESS_TYPES,
+                                    error=ScenarioError)
         up = link("[users].network", spec_u)
         if down_spec is not None:
             spec_d = down_spec[u % len(down_spec)] if isinstance(down_spec, list) else down_spec
             down = link("[users].downlink_network", spec_d)
         else:  # the same channel, faster down: exactly the downlink trace for trace presets
             ratio = _number(data, "[users].downlink_ratio",
-                            _get(data, "users", "downlink_ratio", PRESET_RATIO.get(preset, 1.0)))
+                            _get(data, "users", "downlink_ratio", PRESET_RATIO.get(preset, 1.0)),
+                            checks.MIN_FACTOR, checks.MAX_FACTOR)
             down = up if ratio == 1.0 else _ScaledLink(up, ratio)
         users.append(User(user_devices[u], up, down, access_type(access_name, rtt_s), cells[u]))
     wan_spec = _get(data, "wan", "network", {"kind": "constant", "mbps": WAN_MBPS})
     wan_prop = _number(data, "[wan].propagation_ms", _get(data, "wan", "propagation_ms", WAN_ONE_WAY_MS),
-                       positive=False) / 1e3
+                       0.0, checks.MAX_DELAY_MS) / 1e3
     wan_up = link("[wan].network", wan_spec, wan_prop)
     wan_down = link("[wan].network", wan_spec, wan_prop)
-    edge = Server(edge_dev, _workers(data, "edge", 1), _number(data, "[edge].slowdown",
-                                                                 _get(data, "edge", "slowdown", 1.0)))
-    cloud = Server(cloud_dev, _workers(data, "cloud", 4), _number(data, "[cloud].slowdown",
-                                                                    _get(data, "cloud", "slowdown", 1.0)))
+    slowdown = (checks.MIN_FACTOR, checks.MAX_FACTOR)
+    edge = Server(edge_dev, _workers(data, "edge", 1),
+                  _number(data, "[edge].slowdown", _get(data, "edge", "slowdown", 1.0), *slowdown))
+    cloud = Server(cloud_dev, _workers(data, "cloud", 4),
+                   _number(data, "[cloud].slowdown", _get(data, "cloud", "slowdown", 1.0), *slowdown))
     partition = _flag(data, "models", "partition", True)
-    connection = _get(data, "users", "connection", "persistent")
-    if connection not in ("persistent", "new"):
-        raise ScenarioError(f"{origin}: [users].connection must be 'persistent' or 'new', got {connection!r}")
     tcp = TcpModel(persistent=connection == "persistent", tls=_flag(data, "users", "tls", False))
     if table is None:
         cfg = payload_config(data)
@@ -416,42 +426,72 @@ WAN_ONE_WAY_MS = 16.0
 
 
 def _flag(data: Mapping, table: str, key: str, default: bool) -> bool:
-    value = _get(data, table, key, default)
-    if not isinstance(value, bool):
-        raise ScenarioError(f"{data['_origin']}: [{table}].{key} must be true or false, got {value!r}")
-    return value
+    return checks.flag(f"{data['_origin']}: [{table}].{key}", _get(data, table, key, default), error=ScenarioError)
 
 
 def _workers(data: Mapping, table: str, default: int) -> int:
-    value = _get(data, table, "workers", default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ScenarioError(f"{data['_origin']}: [{table}].workers must be an integer >= 1, got {value!r}")
+    return checks.integer(f"{data['_origin']}: [{table}].workers", _get(data, table, "workers", default), 1,
+                          checks.MAX_WORKERS, error=ScenarioError)
+
+
+def _names(data: Mapping, where: str, value: Any, unique: bool = False) -> list[str]:
+    """A non-empty list of profile names."""
+    origin = data["_origin"]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ScenarioError(f"{origin}: {where} must be a non-empty list of names, got {value!r}")
+    if unique and len(set(value)) != len(value):
+        twice = next(v for v in value if value.count(v) > 1)
+        raise ScenarioError(f"{origin}: {where} names {twice!r} twice")
     return value
+
+
+def _device(data: Mapping, lib: ProfileLibrary, where: str, name: Any):
+    if not isinstance(name, str):
+        raise ScenarioError(f"{data['_origin']}: {where} must be a device name, got {name!r}")
+    try:
+        return lib.device(name)
+    except ValueError as err:
+        raise ScenarioError(f"{data['_origin']}: {where}: {err}") from None
+
+
+def _network_spec(data: Mapping, where: str, spec: Any) -> Any:
+    """A network spec, or a non-empty list of them (one per user, cycling)."""
+    if isinstance(spec, list) and not spec:
+        raise ScenarioError(f"{data['_origin']}: {where} is an empty list; give a preset, a table or one per user")
+    return spec
 
 
 def make_workload(data: Mapping[str, Any], n_users: int) -> PoissonWorkload:
     """The scenario's arrival process."""
     origin = data["_origin"]
-    kind = _get(data, "workload", "kind", "poisson")
+    kind = checks.choice(f"{origin}: [workload].kind", _get(data, "workload", "kind", "poisson"),
+                         ("poisson", "bursty"), error=ScenarioError)
     rate = _get(data, "workload", "rate_per_s", 1.0)
-    rates = rate if isinstance(rate, list) else [rate] * n_users
-    if len(rates) != n_users:
-        raise ScenarioError(f"{origin}: [workload].rate_per_s has {len(rates)} rates for {n_users} users")
-    rates = [_number(data, f"[workload].rate_per_s[{i}]", r) for i, r in enumerate(rates)]
+    rate_range = (checks.MIN_RATE_PER_S, checks.MAX_RATE_PER_S)
+    if isinstance(rate, list):
+        rates = checks.number_list(f"{origin}: [workload].rate_per_s", rate, *rate_range, length=n_users,
+                                   error=ScenarioError)
+    else:
+        rates = [_number(data, "[workload].rate_per_s", rate, *rate_range)] * n_users
+    levels = checks.number_list(f"{origin}: [workload].accuracy_levels",
+                                _get(data, "workload", "accuracy_levels", [0.0]), 0.0, 1.0, error=ScenarioError)
+    weights = _get(data, "workload", "accuracy_weights", None)
+    if weights is not None:
+        weights = checks.number_list(f"{origin}: [workload].accuracy_weights", weights, 0.0, length=len(levels),
+                                     error=ScenarioError)
+        if sum(weights) <= 0:
+            raise ScenarioError(f"{origin}: [workload].accuracy_weights must have a positive sum, got {weights}")
     deadline_ms = _get(data, "workload", "deadline_ms", None)
-    kwargs = dict(accuracy_levels=_get(data, "workload", "accuracy_levels", [0.0]),
-                  accuracy_weights=_get(data, "workload", "accuracy_weights", None),
-                  deadline_s=math.inf if deadline_ms is None else _number(data, "[workload].deadline_ms", deadline_ms) / 1e3)
-    try:
-        if kind == "poisson":
-            return PoissonWorkload(rates, **kwargs)
-        if kind == "bursty":
-            extra = {k: _get(data, "workload", k) for k in ("burst_factor", "mean_burst_s", "mean_calm_s")
-                     if _get(data, "workload", k) is not None}
-            return BurstyWorkload(rates, **kwargs, **extra)
-    except ValueError as err:
-        raise ScenarioError(f"{origin}: [workload]: {err}") from None
-    raise ScenarioError(f"{origin}: [workload].kind: unknown {kind!r}; expected 'poisson' or 'bursty'")
+    deadline_s = math.inf if deadline_ms is None else _number(data, "[workload].deadline_ms", deadline_ms,
+                                                               1e-3, checks.MAX_DEADLINE_MS) / 1e3
+    kwargs = dict(accuracy_levels=levels, accuracy_weights=weights, deadline_s=deadline_s)
+    if kind == "poisson":
+        return PoissonWorkload(rates, **kwargs)
+    bursts = {"burst_factor": (1.0, checks.MAX_FACTOR), "mean_burst_s": (checks.MIN_SECONDS, checks.MAX_SECONDS),
+              "mean_calm_s": (checks.MIN_SECONDS, checks.MAX_SECONDS)}
+    extra = {k: _number(data, f"[workload].{k}", _get(data, "workload", k), *limits)
+             for k, limits in bursts.items() if _get(data, "workload", k) is not None}
+    return BurstyWorkload(rates, **kwargs, **extra)
 
 
 class _ScaledLink(Link):

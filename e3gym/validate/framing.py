@@ -14,6 +14,7 @@ import struct
 import time
 from dataclasses import dataclass
 from typing import Any
+from e3gym.errors import E3GymError
 
 MAGIC = b"E3V"
 HEADER = struct.Struct("!4sI")
@@ -33,7 +34,7 @@ RESULT_HEAD = struct.Struct("!I6d")
 SERVER_STAMPS = ("recv_first", "recv_done", "delivered", "start", "decoded", "computed")
 
 
-class FramingError(ValueError):
+class FramingError(E3GymError):
     """Bytes that are not an e3gym validate message (wrong magic, unknown kind, oversized body)."""
 
 

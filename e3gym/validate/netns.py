@@ -14,13 +14,14 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from e3gym.errors import E3GymError
 
 PREFIX = "e3v-"
 DEVICE_ADDR, EDGE_ADDR = "10.77.0.1", "10.77.0.2"
 TBF_LIMIT_BYTES = 4 << 20  # fixed, so a rate change never replaces (and empties) tbf's queue
 
 
-class NetnsError(ValueError):
+class NetnsError(E3GymError):
     """Namespaces or tc cannot be used here; the message says what to do instead."""
 
 

@@ -1,0 +1,19 @@
+"""The errors e3gym raises for bad input: one base, so a caller can catch e3gym's and nothing else.
+
+Every subclass message names the file, field or argument at fault, on one line. ``E3GymError`` is a
+``ValueError``, so code written against plain ``ValueError`` keeps working.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class E3GymError(ValueError):
+    """Bad input to e3gym (a file, a field, an argument); the message says which and why."""
+
+
+def did_you_mean(name: str, allowed: Iterable[str]) -> str:
+    """``" (did you mean 'x'?)"`` when ``name`` is a near miss of one of ``allowed``, else ``""``."""
+    close = difflib.get_close_matches(str(name), [str(a) for a in allowed], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
