@@ -2,18 +2,23 @@
 
 An agent is anything with ``act(obs, info) -> action``, ``update(obs, action, reward, next_obs,
 info) -> None`` and ``reset() -> None``. Third-party agents plug in without touching e3gym: name
-them as ``package.module:Class`` or register them in the entry-point group ``e3gym.agents``.
+them as ``package.module:Class`` (found on ``sys.path`` or in the current directory) or register
+them in the entry-point group ``e3gym.agents``.
 """
 from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
+
+from e3gym.errors import E3GymError
 
 ENTRY_POINT_GROUP = "e3gym.agents"
 
@@ -32,7 +37,7 @@ class Agent(Protocol):
         """Forget per-episode state (learned parameters persist)."""
 
 
-class AgentSpecError(ValueError):
+class AgentSpecError(E3GymError):
     """An agent name or ``module:Class`` spec cannot be resolved, or the agent does not fit the env."""
 
 
@@ -84,6 +89,28 @@ def _builtin_agents() -> dict[str, str]:
     return dict(registry.BUILTIN)
 
 
+def import_from_path_or_cwd(module_name: str) -> Any:
+    """Import ``module_name``; if its top-level package is not on ``sys.path``, retry from the current directory.
+
+    ``python script.py`` puts the script's folder on ``sys.path``, but a console script such as
+    ``e3gym`` does not put the current directory there, so ``e3gym bench --agents my_agent:Cls``
+    run beside ``my_agent.py`` would not find it. The directory is on ``sys.path`` for this import only.
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        top = module_name.partition(".")[0]
+        cwd = os.getcwd()
+        if err.name != top or cwd in sys.path:  # the module itself was found, or the cwd was searched already
+            raise
+    sys.path.insert(0, cwd)
+    importlib.invalidate_caches()  # a finder cached for this directory may predate the module's file
+    try:
+        return importlib.import_module(module_name)
+    finally:
+        sys.path.remove(cwd)
+
+
 def resolve_agent_class(spec: str) -> type:
     """A class from a built-in name, an ``e3gym.agents`` entry point, or ``package.module:Class``."""
     builtin = _builtin_agents()
@@ -97,9 +124,10 @@ def resolve_agent_class(spec: str) -> type:
                              f"or name a class as 'package.module:Class'")
     module_name, _, attr = spec.partition(":")
     try:
-        module = importlib.import_module(module_name)
+        module = import_from_path_or_cwd(module_name)
     except ImportError as err:
-        raise AgentSpecError(f"agent {spec!r}: cannot import module {module_name!r}: {err}") from None
+        raise AgentSpecError(f"agent {spec!r}: cannot import module {module_name!r} (searched sys.path and the "
+                             f"current directory): {err}") from None
     try:
         cls = getattr(module, attr)
     except AttributeError:

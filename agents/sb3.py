@@ -1,26 +1,41 @@
-"""Stable-Baselines3 models as e3gym agents: env construction, TensorBoard metrics, save/load checks.
+"""Stable-Baselines3 models as e3gym agents: env construction, TensorBoard metrics, saving and loading.
 
 ``make_env(env_id, algo)`` builds the env an algorithm trains on (``Monitor`` with the e3gym
-metrics as ``info_keywords``; ``FlatAction`` for DQN and MaskablePPO, whose masks reach
-sb3-contrib through the wrapper's ``action_masks()``). :class:`E3MetricsCallback` writes the env's
-own metrics and histograms of the tier, cut and model choices to TensorBoard. A saved model has a
-JSON sidecar describing its env, so :func:`load_trained` refuses a checkpoint from another env
-with a message naming the mismatch.
+metrics as ``info_keywords``; ``FlatAction`` for DQN and MaskablePPO on e3gym's MultiDiscrete
+request envs, whose masks reach sb3-contrib through the wrapper's ``action_masks()``), and refuses
+an algorithm that cannot act in the env's action space. :class:`E3MetricsCallback` writes the
+env's own metrics and histograms of the tier, cut and model choices to TensorBoard.
+
+A saved model is data, not code: :func:`save_trained` writes the policy's weights (``.pt``, tensors
+only) and a JSON sidecar (``.json``) with what rebuilds the policy and the env it was trained on;
+:func:`load_trained` reads them without unpickling anything, and refuses a model from another env
+or a malformed file with a message naming the file and field.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import os
+import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
+from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.torch_layers import CombinedExtractor, FlattenExtractor, NatureCNN
+from torch import nn
 
 from e3gym.agents.base import AgentSpecError
 from e3gym.agents.train import ALGOS
 from e3gym.envs.wrappers import FlatAction
+from e3gym.files import write_text_atomic
+from e3gym.errors import E3GymError
 
 FLAT_ALGOS = ("dqn", "maskable_ppo")  # need a Discrete action space
 INFO_KEYWORDS = ("latency_s", "accuracy", "energy_j", "deadline_missed")
@@ -38,18 +53,44 @@ def algo_class(algo: str) -> type:
     return getattr(sb3, algo.upper())
 
 
+# The action spaces each algorithm's policies can act in (SB3 and sb3-contrib).
+ACTION_SPACES: dict[str, tuple[type, ...]] = {
+    "ppo": (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
+    "a2c": (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
+    "dqn": (spaces.Discrete,),
+    "maskable_ppo": (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
+}
+
+
+def _is_request_env(env: gym.Env) -> bool:
+    # EndEdgeCloud and ModelSelection: one request per step, with the metrics of INFO_KEYWORDS in its info.
+    return hasattr(env.unwrapped, "distinct_actions")
+
+
 def make_env(env_id: str, algo: str, monitor: bool = True, **env_kwargs: Any) -> gym.Env:
-    """The env ``algo`` trains and acts on: observations rescaled to [-1, 1] by the space's bounds."""
+    """The env ``algo`` trains and acts on: bounded observations rescaled to [-1, 1] by the space's bounds.
+
+    AgentSpecError when ``algo`` is unknown or cannot act in the env's action space.
+    """
+    algo_class(algo)  # an unknown algorithm fails before the env is built
     env = gym.make(env_id, **env_kwargs)
-    if isinstance(env.observation_space, gym.spaces.Box):
+    obs = env.observation_space
+    if isinstance(obs, spaces.Box) and np.isfinite(obs.low).all() and np.isfinite(obs.high).all():
         # Fixed bounds, not running statistics: the same mapping in training and evaluation.
-        shape = env.observation_space.shape
-        env = gym.wrappers.RescaleObservation(env, np.full(shape, -1, np.float32), np.full(shape, 1, np.float32))
-    if algo in FLAT_ALGOS:
+        low, high = np.full(obs.shape, -1, np.float32), np.full(obs.shape, 1, np.float32)
+        env = gym.wrappers.RescaleObservation(env, low, high)
+    if algo in FLAT_ALGOS and isinstance(env.action_space, spaces.MultiDiscrete) and _is_request_env(env):
         env = FlatAction(env)
-    elif not isinstance(env.action_space, (gym.spaces.MultiDiscrete, gym.spaces.Discrete, gym.spaces.Box)):
-        raise AgentSpecError(f"{algo} cannot act in {env.action_space} of {env_id}")
-    return Monitor(env, info_keywords=INFO_KEYWORDS) if monitor else env
+    if not isinstance(env.action_space, ACTION_SPACES[algo]):
+        names = ", ".join(t.__name__ for t in ACTION_SPACES[algo])
+        raise AgentSpecError(f"{algo} cannot act in the action space {env.action_space} of {env_id}; it needs {names}")
+    if algo == "maskable_ppo":
+        try:
+            env.get_wrapper_attr("action_masks")
+        except AttributeError:
+            raise AgentSpecError(f"maskable_ppo needs action masks, which {env_id} does not provide "
+                                 "(no action_masks()); use ppo") from None
+    return Monitor(env, info_keywords=INFO_KEYWORDS if _is_request_env(env) else ()) if monitor else env
 
 
 def describe_env(env: gym.Env) -> dict[str, Any]:
@@ -80,7 +121,7 @@ class E3MetricsCallback(BaseCallback):
 
     def _on_step(self) -> bool:
         for info in self.locals.get("infos", []):
-            if "latency_s" not in info:
+            if not all(key in info for key in self._rows):  # not a request env's step
                 continue
             for key in self._rows:
                 self._rows[key].append(float(info[key]))
@@ -103,30 +144,225 @@ class E3MetricsCallback(BaseCallback):
             self.logger.dump(self.num_timesteps)
 
 
-def save_trained(model: Any, path: str | Path, env: gym.Env, algo: str, seed: int) -> Path:
-    """Save ``model`` to ``path``.zip with a ``.json`` sidecar describing its env."""
+# Saved models are data: the policy's tensors in a torch file read with weights_only=True, and
+# everything needed to rebuild the policy in a JSON sidecar. Loading unpickles nothing, so a planted
+# model file cannot run code.
+MODEL_FORMAT = "e3gym.sb3-policy/1"
+_SIDECAR_KEYS = {"format", "algo", "policy", "policy_kwargs", "algo_kwargs", "env_id", "observation_space",
+                 "action_space", "scenario", "seed", "weights_sha256", "info"}
+_SDE_ALGOS = ("ppo", "a2c")  # their policy is built with the algorithm's use_sde
+# policy_kwargs fields that hold a class: the classes a sidecar may name, by name.
+CLASS_FIELDS: dict[str, dict[str, type]] = {
+    "activation_fn": {c.__name__: c for c in (nn.ReLU, nn.Tanh, nn.ELU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Sigmoid,
+                                              nn.Softplus, nn.SELU, nn.Mish, nn.Identity)},
+    "optimizer_class": {c.__name__: c for c in (torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop,
+                                                torch.optim.SGD)},
+    "features_extractor_class": {c.__name__: c for c in (FlattenExtractor, NatureCNN, CombinedExtractor)},
+}
+
+
+class ModelFileError(E3GymError):
+    """A saved model is missing, malformed or trained on another env; the message names the file and field."""
+
+
+def _model_files(path: str | Path) -> tuple[Path, Path]:
+    """The weights file and the sidecar of the model saved at ``path`` (with or without a suffix)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(str(path))
-    meta = {**describe_env(env), "algo": algo, "seed": seed}
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
-    return path.with_suffix(".zip")
+    stem = path.with_suffix("") if path.suffix in (".pt", ".json", ".zip") else path
+    return stem.with_name(stem.name + ".pt"), stem.with_name(stem.name + ".json")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _json_value(value: Any, field: str) -> Any:
+    """``value`` as plain JSON (tuples become lists); AgentSpecError naming ``field`` otherwise."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, str)) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v, f"{field}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _json_value(v, f"{field}.{k}") for k, v in value.items()}
+    raise AgentSpecError(f"cannot save {field} = {value!r}: a saved model holds JSON values only")
+
+
+def policy_config(model: Any, algo: str) -> dict[str, Any]:
+    """What rebuilds ``model``'s policy: its alias (``MlpPolicy``), policy_kwargs with classes by name, options.
+
+    Raises AgentSpecError for anything that cannot be written as data (a custom class, say), so
+    training can check it before it starts.
+    """
+    cls = algo_class(algo)
+    policy = next((name for name, c in cls.policy_aliases.items() if c is type(model.policy)), None)
+    if policy is None:
+        raise AgentSpecError(f"cannot save a {type(model.policy).__name__} policy; only "
+                             f"{', '.join(cls.policy_aliases)}")
+    kwargs: dict[str, Any] = {}
+    for key, value in model.policy_kwargs.items():
+        if key in CLASS_FIELDS:
+            name = next((n for n, c in CLASS_FIELDS[key].items() if c is value), None)
+            if name is None:
+                raise AgentSpecError(f"cannot save policy_kwargs.{key} = {value!r}; expected one of "
+                                     f"{', '.join(CLASS_FIELDS[key])}")
+            kwargs[key] = name
+        else:
+            kwargs[key] = _json_value(value, f"policy_kwargs.{key}")
+    return {"policy": policy, "policy_kwargs": kwargs,
+            "algo_kwargs": {"use_sde": bool(model.use_sde)} if algo in _SDE_ALGOS else {}}
+
+
+def save_trained(model: Any, path: str | Path, env: gym.Env, algo: str, seed: int,
+                 info: dict[str, Any] | None = None) -> Path:
+    """Save ``model``'s policy to ``path``.pt and its JSON sidecar ``path``.json; returns the ``.pt`` path.
+
+    The weights are ``model.policy.state_dict()`` (``torch.save``); the sidecar holds the algorithm,
+    the policy alias and policy_kwargs, the env description (:func:`describe_env`), the seed, the
+    weights' SHA-256 and ``info`` (free-form JSON, never interpreted). Each file is written to a
+    temporary file beside it and moved into place with ``os.replace``, the sidecar last: weights
+    without their sidecar, or with a sidecar of another save, are never loaded.
+    """
+    weights, sidecar = _model_files(path)
+    config = policy_config(model, algo)
+    extra = _json_value({"num_timesteps": int(model.num_timesteps), **(info or {})}, "info")
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=weights.parent, prefix=f".{weights.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save({k: v.detach().cpu() for k, v in model.policy.state_dict().items()}, f)
+        digest = _sha256(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
+        os.replace(tmp, weights)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    meta = {"format": MODEL_FORMAT, "algo": algo, **config, **describe_env(env), "seed": int(seed),
+            "weights_sha256": digest, "info": extra}
+    write_text_atomic(sidecar, json.dumps(meta, indent=1))
+    return weights
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"non-JSON value {name}")
+
+
+def read_sidecar(path: str | Path) -> dict[str, Any]:
+    """A model sidecar, checked field by field, with policy_kwargs' class names mapped to their classes."""
+    path = Path(path)
+
+    def bad(field: str, why: str) -> ModelFileError:
+        return ModelFileError(f"{path}: field {field!r}: {why}")
+
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
+        raise ModelFileError(f"{path}: not a JSON model sidecar ({err})") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path}: not a JSON model sidecar (expected an object)")
+    if meta.get("format") != MODEL_FORMAT:
+        raise bad("format", f"expected {MODEL_FORMAT!r}, got {meta.get('format')!r} (SB3 .zip checkpoints are "
+                            "not loaded, since loading them runs pickled code: train again)")
+    for key in sorted(set(meta) ^ _SIDECAR_KEYS):
+        if key != "info" or key in meta:
+            raise bad(key, "unknown field" if key in meta else "missing")
+    if not isinstance(meta["algo"], str) or meta["algo"] not in ALGOS:
+        raise bad("algo", f"unknown algorithm {meta['algo']!r}; expected one of {', '.join(ALGOS)}")
+    aliases = algo_class(meta["algo"]).policy_aliases
+    if not isinstance(meta["policy"], str) or meta["policy"] not in aliases:
+        raise bad("policy", f"unknown policy {meta['policy']!r}; expected one of {', '.join(aliases)}")
+    for key in ("env_id", "observation_space", "action_space"):
+        if not isinstance(meta[key], str):
+            raise bad(key, f"expected a string, got {meta[key]!r}")
+    if meta["scenario"] is not None and not isinstance(meta["scenario"], str):
+        raise bad("scenario", f"expected a string or null, got {meta['scenario']!r}")
+    if not isinstance(meta["seed"], int) or isinstance(meta["seed"], bool):
+        raise bad("seed", f"expected an integer, got {meta['seed']!r}")
+    if not (isinstance(meta["weights_sha256"], str) and re.fullmatch(r"[0-9a-f]{64}", meta["weights_sha256"])):
+        raise bad("weights_sha256", "expected 64 hex digits")
+    if not isinstance(meta.get("info", {}), dict):
+        raise bad("info", "expected an object")
+    algo_kwargs = meta["algo_kwargs"]
+    allowed = ("use_sde",) if meta["algo"] in _SDE_ALGOS else ()
+    if not isinstance(algo_kwargs, dict):
+        raise bad("algo_kwargs", "expected an object")
+    for key, value in algo_kwargs.items():
+        if key not in allowed or not isinstance(value, bool):
+            raise bad(f"algo_kwargs.{key}", f"unexpected {value!r}; {meta['algo']} takes "
+                                            f"{', '.join(allowed) or 'none'} (true or false)")
+    policy_kwargs = meta["policy_kwargs"]
+    if not isinstance(policy_kwargs, dict):
+        raise bad("policy_kwargs", "expected an object")
+    decoded = dict(policy_kwargs)
+    for key, classes in CLASS_FIELDS.items():
+        if key in decoded:
+            if not isinstance(decoded[key], str) or decoded[key] not in classes:
+                what = key.removesuffix("_fn").removesuffix("_class").replace("_", " ")
+                raise bad(f"policy_kwargs.{key}", f"unknown {what} {decoded[key]!r}; expected one of "
+                                                  f"{', '.join(classes)}")
+            decoded[key] = classes[decoded[key]]
+    return {**meta, "policy_kwargs": decoded}
 
 
 def load_trained(path: str | Path, env: gym.Env) -> Any:
-    """Load a saved model for ``env``; ValueError naming the mismatch when it was trained elsewhere."""
-    path = Path(path)
-    zip_path = path if path.suffix == ".zip" else path.with_suffix(".zip")
-    meta_path = zip_path.with_suffix(".json")
-    if not zip_path.exists() or not meta_path.exists():
-        raise ValueError(f"{zip_path}: no saved model (expected {zip_path.name} and {meta_path.name})")
-    meta = json.loads(meta_path.read_text())
+    """Rebuild the model saved at ``path`` (by :func:`save_trained`) to act in ``env``, unpickling nothing.
+
+    The sidecar must pass :func:`read_sidecar` and describe ``env``; the weights must have the
+    sidecar's SHA-256 and load with ``torch.load(weights_only=True)`` as a dict of tensors. The model
+    is rebuilt as ``algo_class(policy, env, policy_kwargs=...)`` and given the weights, for acting
+    (a DQN gets no replay memory). Any problem is a ModelFileError naming the file and field.
+    """
+    weights, sidecar = _model_files(path)
+    if not sidecar.exists():
+        raise ModelFileError(f"{sidecar}: no saved model (a model is {weights.name} with its sidecar {sidecar.name})")
+    meta = read_sidecar(sidecar)
     here = describe_env(env)
     for key in ("env_id", "observation_space", "action_space"):
-        if meta.get(key) != here[key]:
-            raise ValueError(f"{zip_path}: trained on {key} {meta.get(key)!r}, but this env has {here[key]!r}")
-    return algo_class(meta["algo"]).load(str(zip_path), device="cpu")
+        if meta[key] != here[key]:
+            raise ModelFileError(f"{sidecar}: trained on {key} {meta[key]!r}, but this env has {here[key]!r}")
+    if not weights.exists():
+        raise ModelFileError(f"{weights}: missing, though its sidecar {sidecar.name} is there")
+    if _sha256(weights) != meta["weights_sha256"]:
+        raise ModelFileError(f"{weights}: its SHA-256 is not field 'weights_sha256' of {sidecar.name} "
+                             "(the two files come from different saves)")
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as err:  # weights_only refuses any pickled object that is not plain tensor data
+        raise ModelFileError(f"{weights}: not a tensor-only weights file; torch.load(weights_only=True) refused it "
+                             f"({type(err).__name__})") from None
+    if not (isinstance(state, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                            for k, v in state.items())):
+        raise ModelFileError(f"{weights}: expected a dict of named tensors (a policy state_dict)")
+    extra = {"buffer_size": 1} if meta["algo"] == "dqn" else {}  # for acting: no replay memory
+    try:
+        model = algo_class(meta["algo"])(meta["policy"], env, policy_kwargs=meta["policy_kwargs"], device="cpu",
+                                         verbose=0, **meta["algo_kwargs"], **extra)
+        model.policy.load_state_dict(state)
+    except (TypeError, ValueError, KeyError, RuntimeError, AssertionError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelFileError(f"{sidecar}: cannot rebuild the {meta['algo']} policy with these weights: "
+                             f"{first}") from None
+    return model
 
+
+class E3CheckpointCallback(BaseCallback):
+    """Saves the model with :func:`save_trained` every ``save_freq`` calls, as ``<prefix>_<steps>_steps.pt``.
+
+    Each checkpoint gets its sidecar, like the final model, so every one of them loads with
+    :func:`load_trained`.
+    """
+
+    def __init__(self, save_freq: int, save_dir: str | Path, name_prefix: str, env: gym.Env, algo: str, seed: int):
+        super().__init__(0)
+        self.save_freq, self.save_dir, self.name_prefix = save_freq, Path(save_dir), name_prefix
+        self.env, self.algo, self.seed = env, algo, seed
+
+    def _on_step(self) -> bool:
+        if self.n_calls % self.save_freq == 0:
+            save_trained(self.model, self.save_dir / f"{self.name_prefix}_{self.num_timesteps}_steps", self.env,
+                         self.algo, self.seed)
+        return True
 
 class SB3Agent:
     """A trained SB3 model behind the Agent protocol (deterministic actions; masks when maskable)."""

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from e3gym.agents.base import AgentSpecError
 from e3gym.bench.suite import SuiteError, list_suites, load_suite
 from e3gym.cli import main
 
@@ -93,16 +94,31 @@ def test_interrupted_run_resumes_only_the_missing_cells(smoke_run, tmp_path):
     assert (tmp_path / "cells" / cells[0].name).exists()
 
 
-def test_crashing_agent_fails_only_its_cells_in_parallel_workers(tmp_path):
+def _failed_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("e3gym bench: failed cell: ")]
+
+
+def test_crashing_agent_fails_only_its_cells_in_parallel_workers(tmp_path, capsys):
     assert bench("--suite", "smoke", "--agents", "always_local", "crashing_agent:Crash", "--seeds", "2",
-                 "--out", str(tmp_path), "--jobs", "2") == 0
+                 "--out", str(tmp_path), "--jobs", "2") == 1
+    suite = load_suite("smoke").with_seeds(2)
+    expected = sorted(f"e3gym bench: failed cell: agent 'crashing_agent:Crash', scenario {s.id!r}, seed {seed}: "
+                      "RuntimeError: this agent always crashes" for s in suite.scenarios for seed in suite.seeds)
+    err = capsys.readouterr().err
+    assert sorted(_failed_lines(err)) == expected
+    assert err.rstrip().endswith(f"e3gym bench: {len(expected)} of {len(expected) * 4} cells failed")
+    # an identical re-run finds everything on disk and still reports the failures
+    assert bench("--suite", "smoke", "--agents", "always_local", "crashing_agent:Crash", "--seeds", "2",
+                 "--out", str(tmp_path), "--jobs", "2") == 1
+    err = capsys.readouterr().err
+    assert "up to date" in err and sorted(_failed_lines(err)) == expected
     data = json.loads((tmp_path / "results.json").read_text())
     status = {(c["config"]["agent"]["name"], c["status"]) for c in data["cells"]}
     assert status == {("crashing_agent:Crash", "error"), ("always_local", "ok"), ("static_best", "ok"),
                       ("oracle", "ok")}
     bad = next(c for c in data["cells"] if c["status"] == "error")
     assert "this agent always crashes" in bad["error"]
-    assert "crashing_agent:Crash (2 cells failed: RuntimeError: this agent always crashes" in \
+    assert "crashing\\_agent:Crash (2 cells failed: RuntimeError: this agent always crashes" in \
         (tmp_path / "LEADERBOARD.md").read_text()
 
 
@@ -112,7 +128,7 @@ def test_failed_training_fails_only_that_agents_cells(tmp_path):
                      '[[scenarios]]\nid = "s"\nenv = "e3gym/EndEdgeCloud-v1"\noverrides = { users = { count = 2 } }\n'
                      '[[agents]]\nname = "ppo"\ntrain_steps = 64\nkwargs = { no_such_option = 1 }\n'
                      '[[agents]]\nname = "greedy"\n')
-    assert bench("--suite", str(suite), "--out", str(tmp_path / "out"), "--jobs", "1") == 0
+    assert bench("--suite", str(suite), "--out", str(tmp_path / "out"), "--jobs", "1") == 1
     cells = json.loads((tmp_path / "out" / "results.json").read_text())["cells"]
     by_agent = {c["config"]["agent"]["name"]: c for c in cells}
     assert by_agent["ppo"]["status"] == "error" and "training failed" in by_agent["ppo"]["error"]
@@ -140,7 +156,7 @@ SCENARIO = '[[scenarios]]\nid = "a"\nenv = "e3gym/EndEdgeCloud-v1"\n'
     (SUITE_HEAD + 'agents = []\n' + SCENARIO + 'env_kwargs = { reward_mod = "penalty" }\n',
      r":7: key 'scenarios\[0\].env_kwargs.reward_mod'"),
     (SUITE_HEAD + 'agents = []\n' + SCENARIO + SCENARIO, r":8: key 'scenarios\[1\].id': duplicate 'a'"),
-    (SUITE_HEAD + 'episodes = 0\nscenarios = []\nagents = []\n', r":3: key 'episodes': must be an integer >= 1"),
+    (SUITE_HEAD + 'episodes = 0\nscenarios = []\nagents = []\n', r":3: key 'episodes': must be an integer"),
 ])
 def test_suite_typos_are_named_with_file_line_and_key(tmp_path, text, match):
     path = tmp_path / "suite.toml"
@@ -188,3 +204,63 @@ def test_publish_regenerates_benchmarks_leaderboard_from_cached_cells(smoke_run,
     assert "[results](results/smoke/results.json)" in md
     published = json.loads((tmp_path / "benchmarks" / "results" / "smoke" / "results.json").read_text())
     assert published["aggregates"]["oracle"]["iqm"] == pytest.approx(1.0)
+
+
+NASTY = "a|b\n<img src=x onerror=alert(1)> *bold* _it_ `code` [link](http://example.com) ~~s~~ &amp; \\| end"
+
+
+def _toml_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string is a valid TOML basic string for this text
+
+
+def test_names_cannot_break_the_leaderboard_table_or_inject_html(tmp_path):
+    import html
+    import re
+
+    from markdown_it import MarkdownIt
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'id = "t"\nmax_steps = 5\nseeds = [5]\n'
+                     f'[[scenarios]]\nid = {_toml_string("sc|" + NASTY)}\nenv = "e3gym/EndEdgeCloud-v1"\n'
+                     f'overrides = {{ users = {{ count = 2 }} }}\n'
+                     f'[[agents]]\nname = {_toml_string(NASTY)}\nspec = "greedy"\n')
+    assert bench("--suite", str(suite), "--out", str(tmp_path / "out"), "--jobs", "1") == 0
+    md = (tmp_path / "out" / "LEADERBOARD.md").read_text()
+    rendered = MarkdownIt("commonmark").enable("table").render(md)
+    for tag in ("<img", '<a href="http', "<em>", "<strong>", "<code>code", "<del>", "<s>"):
+        assert tag not in rendered, tag
+    tables = re.findall(r"<table>.*?</table>", rendered, flags=re.S)
+    assert len(tables) == 2
+    shown = " ".join(NASTY.split())
+    for table in tables:
+        widths = {len(re.findall(r"<t[hd]>", row)) for row in re.findall(r"<tr>.*?</tr>", table, flags=re.S)}
+        assert len(widths) == 1, widths  # every row has the header's columns
+        texts = [html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", table, flags=re.S)]
+        assert shown in texts
+    assert "sc|" + shown in [html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", tables[1], flags=re.S)]
+
+
+def test_module_class_agents_resolve_from_the_working_directory(tmp_path, monkeypatch):
+    import sys
+
+    from e3gym.agents.base import resolve_agent_class
+    (tmp_path / "my_cwd_agent.py").write_text(
+        "class First:\n"
+        "    def act(self, obs, info):\n        return [0, 0, 0]\n"
+        "    def update(self, obs, action, reward, next_obs, info):\n        pass\n"
+        "    def reset(self):\n        pass\n")
+    monkeypatch.chdir(tmp_path)
+    # as under a console script: neither the cwd nor '' is on sys.path
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "my_cwd_agent", raising=False)
+    path_before = list(sys.path)
+    cls = resolve_agent_class("my_cwd_agent:First")
+    assert cls.__name__ == "First" and sys.modules["my_cwd_agent"].__file__ == str(tmp_path / "my_cwd_agent.py")
+    assert sys.path == path_before  # the cwd was on the path for that import only
+    monkeypatch.delitem(sys.modules, "my_cwd_agent")
+    out = tmp_path / "out"
+    assert bench("--suite", "smoke", "--agents", "my_cwd_agent:First", "--seeds", "1", "--out", str(out),
+                 "--jobs", "2") == 0  # and in spawned worker processes
+    cells = json.loads((out / "results.json").read_text())["cells"]
+    assert {c["status"] for c in cells} == {"ok"}
+    with pytest.raises(AgentSpecError, match="cannot import module 'no_such_cwd_module'"):
+        resolve_agent_class("no_such_cwd_module:X")

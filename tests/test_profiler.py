@@ -294,3 +294,38 @@ def test_profile_json_is_valid_for_the_loader_without_extra_files(tmp_path: Path
     spec = data["models"][0]
     assert len(spec["blocks"]) == 4 and spec["partition"]["max_blocks"] == 4
     assert sum(sum(b["flops"].values()) for b in spec["blocks"]) > 0
+
+
+# --------------------------------------------------------------------------- output paths
+# Factories whose names are paths: reachable as test_profiler:<name> through getattr.
+globals()["../../escaped"] = make_tiny_resnet
+globals()["/tmp/e3gym_profiler_absolute"] = make_tiny_resnet
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/tmp/e3gym_profiler_absolute"])
+def test_a_model_name_that_is_a_path_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture, name: str) -> None:
+    out = tmp_path / "out"
+    assert profile(out, model=f"test_profiler:{name}") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"MODEL 'test_profiler:{name}'" in err and "not a plain file name" in err
+    assert files_in(tmp_path) == [] and not Path(f"{name}.json").exists()
+
+
+def test_a_device_name_that_is_a_path_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert profile(tmp_path / "out", "--name", "../evil") == 2
+    assert "--name '../evil'" in capsys.readouterr().err
+    assert files_in(tmp_path) == []
+
+
+def test_output_file_stays_inside_out_even_through_a_link(tmp_path: Path) -> None:
+    from e3gym.profiler.cli import output_file
+    out = tmp_path / "out"
+    assert output_file(out, "models", "resnet18", "MODEL 'resnet18'") == out / "models" / "resnet18.json"
+    (out / "models").mkdir(parents=True)
+    (out / "models" / "linked.json").symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(ValueError, match=r"MODEL 'x': .*linked.json resolves to .*elsewhere.json, outside"):
+        output_file(out, "models", "linked", "MODEL 'x'")
+    for bad in ("a/b", "..", ".hidden", "a\\b", ""):
+        with pytest.raises(ValueError, match="not a plain file name"):
+            output_file(out, "models", bad, "MODEL 'x'")

@@ -7,6 +7,11 @@
 ``--publish`` (implied by ``--suite default --out benchmarks``) is meant to be run from the
 repository root: it writes ``benchmarks/LEADERBOARD.md`` and the results it links to under
 ``benchmarks/results/``.
+
+The exit status is 0 when every cell succeeded and 1 when any failed (an agent raised, its training
+failed, or its saved model did not load); the failed cells are then listed at the end, one line
+each with agent, scenario, seed and error. Their cell files are kept, so a re-run reports them
+again: delete a cell's file (or the model files it names) to run it again.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import json
 import os
 import shlex
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -91,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         if publish:
             _publish(out, previous, suite.id, console)
         console.print(f"up to date: {out} already holds these results ({time.perf_counter() - start:.2f} s)")
-        return 0
+        return _exit_status(previous["cells"])
 
     console.print(f"suite [bold]{suite.id}[/] v{suite.version}: {len(suite.scenarios)} scenarios x "
                   f"{len(suite.agents)} agents x {len(suite.seeds)} seeds = {len(cells)} cells "
@@ -102,7 +108,29 @@ def run(args: argparse.Namespace) -> int:
     data = _report(args, suite, results, out, key, time.perf_counter() - start, console)
     if publish:
         _publish(out, data, suite.id, console)
-    return 0
+    return _exit_status(results)
+
+
+def failure_lines(cells: list[dict]) -> list[str]:
+    """One line per failed cell: its agent, scenario and seed, and its error on one line."""
+    lines = []
+    for cell in cells:
+        if cell.get("status") != "ok":
+            c = cell["config"]
+            error = " ".join(str(cell.get("error", "unknown error")).split())[:300]
+            lines.append(f"failed cell: agent {c['agent']['name']!r}, scenario {c['scenario']['id']!r}, "
+                         f"seed {c['seed']}: {error}")
+    return lines
+
+
+def _exit_status(cells: list[dict]) -> int:
+    """1, after listing the failed cells on stderr, when any cell failed; else 0."""
+    lines = failure_lines(cells)
+    for line in lines:
+        print(f"e3gym bench: {line}", file=sys.stderr)
+    if lines:
+        print(f"e3gym bench: {len(lines)} of {len(cells)} cells failed", file=sys.stderr)
+    return 1 if lines else 0
 
 
 def _previous(out: Path, key: str) -> dict | None:
@@ -117,9 +145,11 @@ def _previous(out: Path, key: str) -> dict | None:
 
 
 def _execute(args: argparse.Namespace, out: Path, todo_jobs: list, todo: list, n_cells: int, console) -> None:
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from e3gym.bench import runner
+    # Names and errors are printed as text: rich would read "[...]" in them as markup.
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         if todo_jobs:
@@ -128,7 +158,7 @@ def _execute(args: argparse.Namespace, out: Path, todo_jobs: list, todo: list, n
             def trained(result: dict) -> None:
                 progress.advance(t)
                 if result.get("error"):
-                    progress.console.print(f"[red]training failed[/]: {result['error']}")
+                    progress.console.print(f"[red]training failed[/]: {escape(str(result['error']))}")
             runner.execute(todo_jobs, runner.run_train_job, out, args.jobs, args.backend, trained)
         t = progress.add_task("evaluating cells", total=n_cells, completed=n_cells - len(todo))
 
@@ -136,8 +166,9 @@ def _execute(args: argparse.Namespace, out: Path, todo_jobs: list, todo: list, n
             progress.advance(t)
             if cell.get("status") != "ok":
                 c = cell["config"]
-                progress.console.print(f"[red]failed[/] {c['agent']['name']} on {c['scenario']['id']} "
-                                       f"seed {c['seed']}: {cell.get('error')}")
+                progress.console.print(f"[red]failed[/] {escape(c['agent']['name'])} on "
+                                       f"{escape(c['scenario']['id'])} seed {c['seed']}: "
+                                       f"{escape(str(cell.get('error')))}")
         runner.execute(todo, runner.run_eval_cell, out, args.jobs, args.backend, evaluated)
 
 
@@ -163,7 +194,7 @@ def _report(args: argparse.Namespace, suite, results: list[dict], out: Path, key
     failed = sum(c.get("status") != "ok" for c in results)
     if failed:
         console.print(f"[yellow]{failed} cell(s) failed; their errors are in the table, LEADERBOARD.md and the "
-                      f"cell files[/]")
+                      f"cell files, and listed below[/]")
     console.print(f"wrote {', '.join(str(p) for p in paths.values())} in {wall_s:.1f} s")
     return json.loads(paths["json"].read_text(encoding="utf-8"))
 

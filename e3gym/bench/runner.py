@@ -7,7 +7,13 @@ written atomically to ``<out>/cells/<key>.json`` (temporary file + ``os.replace`
 every cell whose file exists, so an interrupted run resumes where it stopped and an identical
 re-run recomputes nothing. A cell whose agent raised is written too, with the error, so one
 crashing agent fails its own cells and nothing else. RL agents are trained once per scenario
-(``<out>/models/<key>.zip``) on the training seeds before their evaluation cells run.
+on the training seeds before their evaluation cells run, and saved as data: policy weights
+``<out>/models/<key>.pt`` and the JSON sidecar ``<key>.json``, written last (see
+:func:`e3gym.agents.sb3.save_trained`). Loading them unpickles nothing. A model file in the output
+folder that does not load cleanly (tampered with, malformed, from another env, or an SB3 ``.zip``,
+which is never read) is not retrained over: each cell that needs it fails with the one-line error
+naming the file, so ``e3gym bench`` exits non-zero and the file can be inspected before it is
+deleted.
 
 A cell is replayed by making its env (``config.scenario``, ``config.max_steps``), resetting with
 ``config.seed`` and stepping ``actions`` (then ``reset()`` without a seed for each further episode,
@@ -18,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 import traceback
 from dataclasses import asdict
@@ -109,7 +114,7 @@ def cell_path(out_dir: str | Path, cell: dict[str, Any]) -> Path:
 
 
 def model_path(out_dir: str | Path, key: str) -> Path:
-    """Where a trained model lives (``.zip`` and ``.json`` sidecar; ``.failed.json`` when training raised)."""
+    """Where a trained model lives (``.pt`` weights and ``.json`` sidecar; ``.failed.json`` when training raised)."""
     return Path(out_dir) / "models" / key
 
 
@@ -159,22 +164,18 @@ def run_train_job(job: dict[str, Any], out_dir: str) -> dict[str, Any]:
         import torch
         from stable_baselines3.common.monitor import Monitor
 
-        from e3gym.agents.sb3 import algo_class, save_trained
+        from e3gym.agents.sb3 import algo_class, policy_config, save_trained
         torch.set_num_threads(1)  # small MLPs gain nothing from threads; parallel jobs would oversubscribe
         agent = AgentEntry(**job["agent"])
         env = Monitor(SeedCycle(_make_env(job), job["train_seeds"]))
         kwargs = dict(agent.kwargs)
         model = algo_class(agent.spec)("MlpPolicy", env, seed=job["train_seeds"][0], device="cpu", verbose=0,
                                        **kwargs)
+        policy_config(model, agent.spec)  # a policy that cannot be saved as data fails before training
         model.learn(agent.train_steps)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
-            saved = save_trained(model, Path(tmp) / "model", env, agent.spec, job["train_seeds"][0])
-            meta = json.loads(saved.with_suffix(".json").read_text())
-            os.replace(saved, path.with_suffix(".zip"))
-        # The sidecar, written last and atomically, is what marks the model complete.
-        write_json_atomic(path.with_suffix(".json"), {**meta, "train_wall_s": time.perf_counter() - start,
-                                                      "train_steps": agent.train_steps})
+        # Weights, then the sidecar, each atomically: the sidecar is what marks the model complete.
+        save_trained(model, path, env, agent.spec, job["train_seeds"][0],
+                     info={"train_wall_s": time.perf_counter() - start, "train_steps": agent.train_steps})
     except Exception as err:  # a failing training run fails its agent's cells, not the whole benchmark
         write_json_atomic(path.with_suffix(".failed.json"),
                           {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc(limit=5)[-2000:],

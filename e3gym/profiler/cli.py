@@ -11,6 +11,10 @@ activation of the block before it, then the whole model in one piece. It writes,
   hardware fingerprint, per-block and one-piece latencies) for the models of this run; a device
   file of the same ``--name`` is replaced. A model file is only replaced by one with the same blocks.
 
+Model and device names become these file names: a name that is not a plain file name (a path,
+``..``) is refused, naming its argument, before anything is measured, and no file is written
+outside ``--out``.
+
 Every file is validated by loading it back through :mod:`e3gym.core.profiles` before it replaces
 anything, and is written through a temporary file and ``os.replace``: an interrupted run leaves no
 half-written profile. ``--max-blocks`` (default 40) joins the cheapest neighbouring segments of
@@ -223,6 +227,22 @@ def default_device_name(hardware: dict[str, Any]) -> str:
     return f"{_slug(what)[:40] or 'device'}-t{hardware['threads']}-{hardware['dtype']}"
 
 
+# A profile's file name is its model or device name: one plain name, never a path.
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def output_file(out: Path, folder: str, name: str, what: str) -> Path:
+    """``<out>/<folder>/<name>.json``; ValueError naming ``what`` (the argument) unless that stays in ``out``."""
+    if not _FILE_NAME.fullmatch(name):
+        raise ValueError(f"{what}: the name {name!r} is not a plain file name (letters, digits, '.', '_' and '-', "
+                         f"starting with a letter or digit); it would be written as {folder}/{name}.json under --out")
+    path = out / folder / f"{name}.json"
+    # Checked on the resolved path too, so that no name (or link already there) writes outside --out.
+    if path.resolve().parent != (out / folder).resolve():
+        raise ValueError(f"{what}: {path} resolves to {path.resolve()}, outside {out / folder}")
+    return path
+
+
 def write_profiles(files: dict[Path, dict[str, Any]]) -> None:
     """Write model and device files together, only after every one of them loads back cleanly.
 
@@ -358,6 +378,9 @@ def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, f
     if engines:
         hardware["quantized_engine"] = ", ".join(sorted(engines))
     device_name = args.name or default_device_name(hardware)
+    # Every output name is checked before any measurement.
+    model_paths = {r.name: output_file(args.out, "models", r.name, f"MODEL {r.spec!r}") for r in resolved}
+    device_path = output_file(args.out, "devices", device_name, "--name" if args.name else "device name")
     tier = args.tier or ("cloud" if args.device == "cuda" else "end")
     tol = {"float32": (1e-4, 1e-5), "float16": (1e-2, 1e-2)}[args.dtype]
 
@@ -380,7 +403,7 @@ def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, f
                 blocks = fx_blocks(r.module, x, max_blocks=args.max_blocks, label=r.spec)
             check_composition(r.module, blocks, x, r.spec, *tol)
             costs = block_costs(blocks, x)
-            model_path = args.out / "models" / f"{r.name}.json"
+            model_path = model_paths[r.name]
             _check_existing(model_path, costs)  # before spending time on measurements that could not be kept
             progress.update(task, description=f"{r.name}: {len(blocks)} blocks", total=len(blocks) + 1)
             m = measure_model(r.name, r.module, blocks, x, args.device, args.runs, args.warmup,
@@ -415,7 +438,7 @@ def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, f
         f"{hardware['cpu_model']}, {hardware['machine']}, {hardware['threads']} thread(s)"
     timing = "CUDA-event timing" if args.device == "cuda" else "time.perf_counter timing"
     command = _command(args)
-    files[args.out / "devices" / f"{device_name}.json"] = {
+    files[device_path] = {
         "schema": DEVICE_SCHEMA, "name": device_name, "tier": tier, "hardware": hardware,
         "power": {"busy_w": None, "idle_w": None, "transmit_w": None, "note": "not measured by e3gym profile"},
         "provenance": {
