@@ -24,6 +24,7 @@ import numpy as np
 
 from e3gym.agents._actions import ActionCodec
 from e3gym.core.cluster import CLOUD, EDGE, END, Estimates
+from e3gym.errors import E3GymError
 
 # Observation indices shared by EndEdgeCloud-v1 and ModelSelection-v1 (see the env docstring).
 OBS_UPLINK_MBPS, OBS_WAN_MBPS, OBS_Q_LOCAL, OBS_Q_EDGE, OBS_Q_CLOUD, OBS_ACCURACY_REQ = 0, 1, 2, 3, 4, 5
@@ -59,18 +60,18 @@ class _AlwaysTier(_Fixed):
         self.fixed_model = model
         base = self.codec.base
         if model is not None and not (isinstance(model, int) and 0 <= model < len(base.models)):
-            raise ValueError(f"model must be an index in [0, {len(base.models)}), got {model!r}")
+            raise E3GymError(f"model must be an index in [0, {len(base.models)}), got {model!r}")
         if not (isinstance(cut, int) and cut >= 0):
-            raise ValueError(f"cut must be an integer >= 0, got {cut!r}")
+            raise E3GymError(f"cut must be an integer >= 0, got {cut!r}")
         if cut and (self.tier == END or not base.partition):
-            raise ValueError(f"cut={cut}: {type(self).__name__} on {type(base).__name__} takes no cut (use 0)")
+            raise E3GymError(f"cut={cut}: {type(self).__name__} on {type(base).__name__} takes no cut (use 0)")
         self.cut = cut
         self._by_model = {self.codec.model_of(i): i for i, a in enumerate(self.codec.actions)
                           if self.codec.tier_of(i) == self.tier and (self.tier == END or _cut(a) == cut)}
         if not self._by_model:
-            raise ValueError(f"cut={cut} leaves no model to offload: every model has at most {cut} blocks")
+            raise E3GymError(f"cut={cut} leaves no model to offload: every model has at most {cut} blocks")
         if model is not None and model not in self._by_model:
-            raise ValueError(f"model {model} has {base.n_blocks[model]} blocks: cannot offload after cut={cut}")
+            raise E3GymError(f"model {model} has {base.n_blocks[model]} blocks: cannot offload after cut={cut}")
 
     def _cost(self, model: int) -> float:
         cluster = self.codec.base.cluster
@@ -138,7 +139,7 @@ class StaticBest(_Fixed):
 
     def __init__(self, env: gym.Env, calibration_seed: int = 10_000, calibration_steps: int = 200):
         if not (isinstance(calibration_steps, int) and calibration_steps >= 1):
-            raise ValueError(f"calibration_steps must be an integer >= 1, got {calibration_steps!r}")
+            raise E3GymError(f"calibration_steps must be an integer >= 1, got {calibration_steps!r}")
         self.codec = ActionCodec(env, "StaticBest")
         key = _calibration_key(self.codec.base, calibration_seed, calibration_steps)
         means = _CALIBRATIONS.get(key) if key is not None else None

@@ -31,6 +31,7 @@ import numpy as np
 
 from e3gym.agents._actions import ActionCodec
 from e3gym.core.cluster import END
+from e3gym.errors import E3GymError
 
 
 @dataclass
@@ -42,9 +43,9 @@ class LinUCBConfig:
 
     def __post_init__(self) -> None:
         if not self.alpha >= 0:
-            raise ValueError(f"alpha must be >= 0, got {self.alpha!r}")
+            raise E3GymError(f"alpha must be >= 0, got {self.alpha!r}")
         if not self.lam > 0:
-            raise ValueError(f"lam must be > 0, got {self.lam!r}")
+            raise E3GymError(f"lam must be > 0, got {self.lam!r}")
 
 
 def scaled_observation(space: gym.spaces.Box) -> Callable[[np.ndarray], np.ndarray]:
@@ -108,7 +109,7 @@ class LinUCB:
     def __init__(self, env: gym.Env, alpha: float = 0.05, lam: float = 1.0, mask_inaccurate: bool = True,
                  prior: str | float | None = "first", cuts: bool = True):
         if not (prior is None or prior == "first" or isinstance(prior, (int, float))):
-            raise ValueError(f"prior must be 'first', a number or None, got {prior!r}")
+            raise E3GymError(f"prior must be 'first', a number or None, got {prior!r}")
         self.codec = ActionCodec(env, "LinUCB")
         base = self.codec.base
         self.mask_inaccurate = mask_inaccurate

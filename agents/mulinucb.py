@@ -37,6 +37,7 @@ import gymnasium as gym
 import numpy as np
 
 from e3gym.agents.base import AgentSpecError
+from e3gym.errors import E3GymError
 
 
 @dataclass
@@ -59,13 +60,13 @@ class MuLinUCBConfig:
         for name in ("mu", "c_theta", "c_noise", "a0", "delay_unit_s"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+                raise E3GymError(f"{name} must be a finite number > 0, got {v!r}")
         for name in ("delta", "l_key", "l_nonkey"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and 0 < v < 1) and not (name == "l_nonkey" and v == 0):
-                raise ValueError(f"{name} must be a number in (0, 1), got {v!r}")
+                raise E3GymError(f"{name} must be a number in (0, 1), got {v!r}")
         if isinstance(self.horizon0, bool) or not isinstance(self.horizon0, int) or self.horizon0 < 1:
-            raise ValueError(f"horizon0 must be an integer >= 1, got {self.horizon0!r}")
+            raise E3GymError(f"horizon0 must be an integer >= 1, got {self.horizon0!r}")
 
 
 class MuLinUCBModel:
@@ -83,7 +84,7 @@ class MuLinUCBModel:
         self.frontend_s = np.asarray(frontend_s, dtype=float)
         self._unit = self.config.delay_unit_s
         if self.contexts.ndim != 2 or self.frontend_s.shape != (len(self.contexts),) or len(self.contexts) < 2:
-            raise ValueError(f"contexts must be (n_arms >= 2, d) and frontend_s (n_arms,), got "
+            raise E3GymError(f"contexts must be (n_arms >= 2, d) and frontend_s (n_arms,), got "
                              f"{self.contexts.shape} and {self.frontend_s.shape}")
         self.dim = self.contexts.shape[1]
         self.local_arm = len(self.contexts) - 1

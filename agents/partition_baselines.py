@@ -20,6 +20,7 @@ import numpy as np
 
 from e3gym.agents.base import AgentSpecError
 from e3gym.agents.mulinucb import MuLinUCB
+from e3gym.errors import E3GymError
 
 
 def _partition_env(env: gym.Env, who: str):
@@ -60,7 +61,7 @@ class FixedCut(_Fixed):
     def __init__(self, env: gym.Env, cut: int = 0):
         base = _partition_env(env, type(self).__name__)
         if isinstance(cut, bool) or not isinstance(cut, int) or not 0 <= cut < base.n_cuts:
-            raise ValueError(f"cut must be an integer in [0, {base.n_cuts}), got {cut!r}")
+            raise E3GymError(f"cut must be an integer in [0, {base.n_cuts}), got {cut!r}")
         self.cut = cut
 
 
@@ -91,7 +92,7 @@ class NeurosurgeonStatic(_Fixed):
         table = base.table
         bps = base._bandwidth_spec.mean_bps() if bandwidth_mbps is None else float(bandwidth_mbps) * 1e6
         if not (np.isfinite(bps) and bps > 0):
-            raise ValueError(f"bandwidth_mbps must be > 0, got {bandwidth_mbps!r}")
+            raise E3GymError(f"bandwidth_mbps must be > 0, got {bandwidth_mbps!r}")
         offload = np.arange(table.n_cuts) != table.local_cut
         work = table.contexts[:, [0, 2, 4]]  # conv MACs, fc MACs, other ops after the cut
         scale = np.where(work.max(axis=0) > 0, work.max(axis=0), 1.0)

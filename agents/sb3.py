@@ -24,18 +24,24 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
-from gymnasium import spaces
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.torch_layers import CombinedExtractor, FlattenExtractor, NatureCNN
-from torch import nn
+
+from e3gym.errors import require
+
+# torch and SB3 are the "rl" extra: say how to install them rather than fail on an import line.
+require("torch", "rl", "RL agents (training, loading, e3gym bench's RL cells)")
+require("stable_baselines3", "rl", "RL agents (training, loading, e3gym bench's RL cells)")
+import torch  # noqa: E402
+from gymnasium import spaces  # noqa: E402
+from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
+from stable_baselines3.common.monitor import Monitor  # noqa: E402
+from stable_baselines3.common.torch_layers import CombinedExtractor, FlattenExtractor, NatureCNN  # noqa: E402
+from torch import nn  # noqa: E402
 
 from e3gym.agents.base import AgentSpecError
 from e3gym.agents.train import ALGOS
 from e3gym.envs.wrappers import FlatAction
-from e3gym.files import write_text_atomic
 from e3gym.errors import E3GymError
+from e3gym.files import write_text_atomic
 
 FLAT_ALGOS = ("dqn", "maskable_ppo")  # need a Discrete action space
 INFO_KEYWORDS = ("latency_s", "accuracy", "energy_j", "deadline_missed")
@@ -47,7 +53,7 @@ def algo_class(algo: str) -> type:
     if algo not in ALGOS:
         raise AgentSpecError(f"unknown algorithm {algo!r}; expected one of {', '.join(ALGOS)}")
     if algo == "maskable_ppo":
-        from sb3_contrib import MaskablePPO
+        MaskablePPO = require("sb3_contrib", "rl", "maskable_ppo").MaskablePPO
         return MaskablePPO
     import stable_baselines3 as sb3
     return getattr(sb3, algo.upper())
@@ -245,7 +251,7 @@ def save_trained(model: Any, path: str | Path, env: gym.Env, algo: str, seed: in
 
 
 def _no_constant(name: str) -> None:
-    raise ValueError(f"non-JSON value {name}")
+    raise E3GymError(f"non-JSON value {name}")
 
 
 def read_sidecar(path: str | Path) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import numpy as np
 
 from e3gym.agents.base import AgentSpecError
 from e3gym.core import fading
+from e3gym.errors import E3GymError
 
 
 class _Stopping:
@@ -106,7 +107,7 @@ class OptimalPlacement(_Placement):
         super().__init__(env)
         self.rule = self.base.rule if rule is None else rule
         if self.rule not in fading.RULES:
-            raise ValueError(f"rule must be one of {sorted(fading.RULES)}, got {rule!r}")
+            raise E3GymError(f"rule must be one of {sorted(fading.RULES)}, got {rule!r}")
 
     def costs(self, mean_snr_db: float) -> np.ndarray:
         """Expected cost per inference of every M at this SNR."""
@@ -132,7 +133,7 @@ class FixedPlacement(_Placement):
         n = self.base.n_layers
         self.horizon = n if horizon is None else horizon
         if isinstance(self.horizon, bool) or not isinstance(self.horizon, int) or not 0 <= self.horizon <= n:
-            raise ValueError(f"horizon must be an integer in [0, {n}], got {horizon!r}")
+            raise E3GymError(f"horizon must be an integer in [0, {n}], got {horizon!r}")
 
     def act(self, obs: Any, info: dict) -> int:
         """The fixed M."""

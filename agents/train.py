@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from e3gym.errors import E3GymError
+
 # Defined here, not imported from e3gym.agents.sb3, so that building the `e3gym` command line does
 # not import Stable-Baselines3 and torch.
 ALGOS = ("ppo", "a2c", "dqn", "maskable_ppo")
@@ -49,15 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _check_seed(option: str, seed: int) -> None:
     if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"{option} must be between 0 and {MAX_SEED}, got {seed}")
+        raise E3GymError(f"{option} must be between 0 and {MAX_SEED}, got {seed}")
 
 
 def _check_numbers(timesteps: int, seed: int, checkpoint_freq: int) -> None:
     if timesteps < 1:
-        raise ValueError(f"--timesteps must be >= 1, got {timesteps}")
+        raise E3GymError(f"--timesteps must be >= 1, got {timesteps}")
     _check_seed("--seed", seed)
     if checkpoint_freq < 0:
-        raise ValueError(f"--checkpoint-freq must be >= 0 (0: only at the end), got {checkpoint_freq}")
+        raise E3GymError(f"--checkpoint-freq must be >= 0 (0: only at the end), got {checkpoint_freq}")
 
 
 def _make_env(env_id: str, algo: str, monitor: bool, env_kwargs: dict[str, Any]) -> Any:
@@ -69,13 +71,13 @@ def _make_env(env_id: str, algo: str, monitor: bool, env_kwargs: dict[str, Any])
     try:
         return make_env(env_id, algo, monitor=monitor, **env_kwargs)
     except gym.error.Error as err:  # unknown, misspelled or retired id
-        raise ValueError(f"--env {env_id!r}: {err} (e3gym's envs: {', '.join(e3gym.ENVIRONMENTS)})") from None
+        raise E3GymError(f"--env {env_id!r}: {err} (e3gym's envs: {', '.join(e3gym.ENVIRONMENTS)})") from None
     except TypeError as err:  # gym.make passes options on to the env's constructor, which may not take them
         bad = re.search(r"unexpected keyword argument '(\w+)'", str(err))
         if bad is None or bad.group(1) not in env_kwargs:  # a TypeError of the env itself: not an input error
             raise
         option = f"--{bad.group(1).replace('_', '-')}"
-        raise ValueError(f"--env {env_id!r} takes no {option} (its constructor has no {bad.group(1)!r})") from None
+        raise E3GymError(f"--env {env_id!r} takes no {option} (its constructor has no {bad.group(1)!r})") from None
 
 
 def train(algo: str, env_id: str, timesteps: int, seed: int, logdir: Path, checkpoint_freq: int = 0,
@@ -151,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     # Every number is checked before the env is built and training starts.
     _check_numbers(args.timesteps, args.seed, args.checkpoint_freq)
     if args.eval_episodes < 1:
-        raise ValueError(f"--eval-episodes must be >= 1, got {args.eval_episodes}")
+        raise E3GymError(f"--eval-episodes must be >= 1, got {args.eval_episodes}")
     _check_seed("--eval-seed", args.eval_seed)
     _check_seed("--eval-seed + --eval-episodes - 1", args.eval_seed + args.eval_episodes - 1)
     env_kwargs = {"scenario": args.scenario} if args.scenario else {}

@@ -2,13 +2,18 @@
 
 Importing the package registers its environments (``e3gym/<Name>-v<N>``). The v0 versions of
 EndEdgeCloud and ModelSelection are retired: ``gym.make`` of them raises Gymnasium's
-``DeprecatedEnv``, which names the v1 id.
+``DeprecatedEnv``, which names the v1 id. ``e3gym.core`` (the system models) needs only numpy and
+imports without Gymnasium; the envs need it.
 """
-from gymnasium.envs.registration import register, registry
-
 from e3gym.core.network import TraceError
 from e3gym.core.profiles import ProfileError
+from e3gym.errors import E3GymError
 from e3gym.scenarios import ScenarioError
+
+try:
+    from gymnasium.envs.registration import register, registry
+except ImportError:  # core-only use: nothing to register into
+    register, registry = None, {}
 
 __version__ = "0.1.0"
 
@@ -21,8 +26,14 @@ ENVIRONMENTS = {
     "e3gym/ModelPlacement-v0": ("e3gym.envs.fading_split:ModelPlacementEnv", 100),
 }
 
-for _id, (_entry, _steps) in ENVIRONMENTS.items():
-    if _id not in registry:
+# Vector-reward variants (MO-Gymnasium's convention: make them with ``mo_gymnasium.make``).
+MO_ENVIRONMENTS = {
+    "e3gym/mo-EndEdgeCloud-v1": ("e3gym.envs.end_edge_cloud:MOEndEdgeCloudEnv", 200),
+    "e3gym/mo-ModelSelection-v1": ("e3gym.envs.end_edge_cloud:MOModelSelectionEnv", 200),
+}
+
+for _id, (_entry, _steps) in {**ENVIRONMENTS, **MO_ENVIRONMENTS}.items():
+    if register is not None and _id not in registry:
         register(id=_id, entry_point=_entry, max_episode_steps=_steps)
 
-__all__ = ["ENVIRONMENTS", "ProfileError", "ScenarioError", "TraceError", "__version__"]
+__all__ = ["E3GymError", "ENVIRONMENTS", "MO_ENVIRONMENTS", "ProfileError", "ScenarioError", "TraceError", "__version__"]

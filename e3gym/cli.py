@@ -27,6 +27,7 @@ def _available() -> dict[str, tuple[str, str]]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``e3gym`` console script."""
     from e3gym import __version__
+    from e3gym.errors import DependencyNotInstalled, E3GymError
     parser = argparse.ArgumentParser(prog="e3gym", description="End-edge-cloud inference orchestration gym.")
     parser.add_argument("--version", action="version", version=f"e3gym {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -44,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except ValueError as err:  # every e3gym input error is a ValueError subclass with a full message
+    except E3GymError as err:  # bad input, with a full one-line message; anything else is a bug: traceback
+        print(f"e3gym {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except DependencyNotInstalled as err:  # an optional extra this command needs
         print(f"e3gym {args.command}: error: {err}", file=sys.stderr)
         return 2
 

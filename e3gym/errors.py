@@ -13,6 +13,21 @@ class E3GymError(ValueError):
     """Bad input to e3gym (a file, a field, an argument); the message says which and why."""
 
 
+class DependencyNotInstalled(ImportError):
+    """An optional package a feature needs is missing; the message gives the install command."""
+
+
+def require(module: str, extra: str, feature: str):
+    """Import ``module``, or raise :class:`DependencyNotInstalled` naming the extra that provides it."""
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        if err.name is not None and not module.startswith(err.name):
+            raise  # the package is there but one of its own imports failed: show that
+        raise DependencyNotInstalled(f"{feature} needs {module.split('.')[0]}: pip install \"e3gym[{extra}]\"") from None
+
+
 def did_you_mean(name: str, allowed: Iterable[str]) -> str:
     """``" (did you mean 'x'?)"`` when ``name`` is a near miss of one of ``allowed``, else ``""``."""
     close = difflib.get_close_matches(str(name), [str(a) for a in allowed], n=1, cutoff=0.6)

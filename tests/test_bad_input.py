@@ -439,15 +439,43 @@ ENV_KWARGS = {
     "e3gym/Partition-v0": {"key_frame_prob": 1.5, "frame_interval_s": 0, "propagation_ms": -1,
                            "model": "no-such-model", "end_device": "no-such-device", "edge_noise": "yes",
                            "key_frame_persistence": -0.5},
-    "e3gym/FadingSplit-v0": {"horizon": 0, "distance_m": -1, "tx_power_w": 0, "bandwidth_hz": math.nan,
+    "e3gym/FadingSplit-v0": {"horizon": -1, "distance_m": -1, "tx_power_w": 0, "bandwidth_hz": math.nan,
                              "cpu_hz": 0, "energy_weight": -1, "layers": "no-such-layers", "min_snr_db": 1e300},
-    "e3gym/ModelPlacement-v0": {"n_inferences": 0, "rule": "psychic", "snr_low_db": 30, "snr_step_db": 0,
+    "e3gym/ModelPlacement-v0": {"n_inferences": 0, "rule": "psychic", "snr_low_db": 30, "snr_step_db": -1,
                                 "rx_power_w": -1, "kappa": -1},
 }
 for env_id, kwargs in ENV_KWARGS.items():
     for key, value in kwargs.items():
         CASES.append((f"env-{env_id.split('/')[1]}-{key}", lambda tmp, e=env_id, k=key, v=value: _make(e, **{k: v}),
                       re.escape(key) if not str(value).startswith("no-such") else str(value)))
+
+
+# ----------------------------------------------------------------------------- actions and render modes
+def _act(env_id: str, action: Any) -> None:
+    import gymnasium as gym
+    import e3gym  # noqa: F401
+    env = gym.make(env_id).unwrapped  # the env's own check, not the passive checker's warning
+    env.reset(seed=0)
+    env.step(action)
+
+
+BAD_ACTIONS = {
+    "e3gym/EndEdgeCloud-v1": {"float": [1.0, 0, 0], "fraction": [1, 0.5, 0], "tier-3": [3, 0, 0], "negative": [0, -1, 0],
+                              "cut-99": [0, 99, 0], "short": [1, 0], "long": [1, 0, 0, 0], "string": "edge",
+                              "none": None, "bool": [True, 0, 0], "nested": [[1, 0, 0]]},
+    "e3gym/ModelSelection-v1": {"float": [2.0, 0], "tier-5": [5, 0], "model-99": [0, 99], "short": [1],
+                                "string": ["a", "b"], "none": None},
+    "e3gym/Partition-v0": {"float": 1.0, "negative": -1, "too-large": 10**6, "string": "3", "none": None,
+                           "list": [1, 2]},
+    "e3gym/FadingSplit-v0": {"float": 0.0, "two": 2, "negative": -1, "string": "stop", "none": None},
+    "e3gym/ModelPlacement-v0": {"float": 1.0, "negative": -1, "too-large": 10**6, "string": "1", "none": None},
+}
+for env_id, actions in BAD_ACTIONS.items():
+    for label, action in actions.items():
+        CASES.append((f"action-{env_id.split('/')[1]}-{label}", lambda tmp, e=env_id, a=action: _act(e, a), "action"))
+for env_id in BAD_ACTIONS:
+    CASES.append((f"render-mode-{env_id.split('/')[1]}",
+                  lambda tmp, e=env_id: _make(e, render_mode="rgb"), "render_mode"))
 
 
 # ----------------------------------------------------------------------------- suites
@@ -539,6 +567,52 @@ def _suite_name(tmp: Path) -> None:
     load_suite("defualt")
 
 
+# ----------------------------------------------------------------------------- command lines
+CLI_CASES: list[tuple[list[str], str]] = [  # argv, regex the one-line error matches
+    (["bench", "--suite", "defualt"], "did you mean 'default'"),
+    (["bench", "--suite", "/nonexistent/suite.toml"], r"suite\.toml"),
+    (["bench", "--suite", "smoke", "--seeds", "0"], "--seeds"),
+    (["bench", "--suite", "smoke", "--seeds", "-2"], "--seeds"),
+    (["bench", "--suite", "smoke", "--jobs", "0"], "--jobs"),
+    (["bench", "--suite", "smoke", "--agents", "no_such_agent"], "no_such_agent"),
+    (["bench", "--suite", "smoke", "--agents", "ppo"], "training budget"),
+    (["bench", "--suite", "smoke", "--agents", "no_such_module:Agent"], "no_such_module"),
+    (["bench", "--suite", "smoke", "--seeds", "two"], "--seeds"),
+    (["bench", "--backend", "threads"], "--backend"),
+    (["train", "--env", "e3gym/NoSuchEnv-v1", "--timesteps", "10"], "NoSuchEnv"),
+    (["train", "--env", "e3gym/EndEdgeCloud-v0", "--timesteps", "10"], "EndEdgeCloud-v1"),
+    (["train", "--algo", "sac"], "--algo"),
+    (["train", "--timesteps", "0"], "--timesteps"),
+    (["train", "--timesteps", "-5"], "--timesteps"),
+    (["train", "--timesteps", "lots"], "--timesteps"),
+    (["train", "--seed", "-1", "--timesteps", "10"], "--seed"),
+    (["train", "--eval-episodes", "-1", "--timesteps", "10"], "--eval-episodes"),
+    (["train", "--checkpoint-freq", "-1", "--timesteps", "10"], "--checkpoint-freq"),
+    (["train", "--scenario", "defualt", "--timesteps", "10"], "did you mean 'default'"),
+    (["train", "--env", "e3gym/Partition-v0", "--scenario", "default", "--timesteps", "10"], "--scenario"),
+    (["profiles", "show", "no-such-profile"], "no-such-profile"),
+    (["nonsense"], "nonsense"),
+]
+
+
+@pytest.mark.parametrize("argv,match", CLI_CASES, ids=[" ".join(a) for a, _ in CLI_CASES])
+def test_malformed_command_line_gets_one_line(argv: list[str], match: str, capsys, tmp_path, monkeypatch) -> None:
+    from e3gym.cli import main
+    monkeypatch.chdir(tmp_path)  # nothing a failed command might write lands in the checkout
+    start = time.process_time()
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's own usage errors
+        code = exit_.code
+    elapsed = time.process_time() - start
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, f"exit status {code}"
+    assert err, "no message"
+    assert "Traceback" not in "\n".join(err)
+    assert re.search(match, err[-1]), f"last line {err[-1]!r} does not name {match!r}"
+    assert elapsed < 5.0
+
+
 # ----------------------------------------------------------------------------- the test
 class _Timeout(Exception):
     pass
@@ -570,4 +644,4 @@ def test_malformed_input_gets_a_clear_error_fast(case_id: str, action: Callable[
 
 
 def test_the_battery_is_large() -> None:
-    assert len(CASES) >= 250
+    assert len(CASES) + len(CLI_CASES) >= 250

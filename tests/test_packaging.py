@@ -28,3 +28,28 @@ def test_fresh_interpreter_in_another_folder_finds_envs_and_profiles(tmp_path):
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["ids"] == sorted(e3gym.ENVIRONMENTS)
     assert report["devices"] >= 10 and report["models"] >= 13
+
+
+def _run_without(modules: list[str], code: str, tmp_path) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter in which importing any of ``modules`` fails."""
+    block = "import sys\n" + "".join(f"sys.modules[{m!r}] = None\n" for m in modules)
+    return subprocess.run([sys.executable, "-c", block + code], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_core_imports_without_gymnasium(tmp_path):
+    out = _run_without(["gymnasium"], "import e3gym.core.cluster, e3gym.scenarios\n"
+                       "from e3gym.scenarios import build, load_scenario\nimport numpy as np\n"
+                       "built = build(load_scenario('default'), np.random.default_rng(0))\n"
+                       "print(len(built.cluster.users))", tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "8"
+
+
+def test_envs_run_without_torch_or_sb3_and_rl_says_what_to_install(tmp_path):
+    out = _run_without(["torch", "stable_baselines3", "sb3_contrib"],
+                       "import gymnasium as gym, e3gym\nenv = gym.make('e3gym/EndEdgeCloud-v1')\nenv.reset(seed=0)\n"
+                       "env.step([1, 0, 0])\nfrom e3gym.cli import main\nraise SystemExit(main(['train', '--timesteps', '8']))",
+                       tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert 'pip install "e3gym[rl]"' in out.stderr.strip().splitlines()[-1]

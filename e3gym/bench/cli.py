@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from e3gym.errors import E3GymError
+
 PUBLISH_DIR = Path("benchmarks")
 
 
@@ -47,7 +49,7 @@ def command_line(args: argparse.Namespace) -> str:
     parts = ["e3gym bench", f"--suite {shlex.quote(str(args.suite))}"]
     if args.agents:
         parts.append("--agents " + " ".join(shlex.quote(a) for a in args.agents))
-    if args.seeds:
+    if args.seeds is not None:
         parts.append(f"--seeds {args.seeds}")
     parts.append(f"--out {shlex.quote(str(args.out))}")
     if args.publish:
@@ -68,10 +70,10 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     if args.jobs < 1:
-        raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
+        raise E3GymError(f"--jobs must be >= 1, got {args.jobs}")
     publish = _publishing(args)
     if publish and not PUBLISH_DIR.is_dir():
-        raise ValueError(f"--publish writes {PUBLISH_DIR}/LEADERBOARD.md: run it from the repository root "
+        raise E3GymError(f"--publish writes {PUBLISH_DIR}/LEADERBOARD.md: run it from the repository root "
                          f"(no {PUBLISH_DIR}/ folder in {Path.cwd()})")
     if args.backend == "ray":
         runner.import_ray()  # fail before any work when Ray is missing
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
     if args.agents:
         suite = suite.with_agents(args.agents)
-    if args.seeds:
+    if args.seeds is not None:
         suite = suite.with_seeds(args.seeds)
     console = Console(stderr=True)
     if not console.is_terminal:  # a log file or a pipe: wide enough for the table instead of 80 columns

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from e3gym.errors import E3GymError
+
 LOW_REF, HIGH_REF = "static_best", "oracle"
 
 
@@ -56,7 +58,7 @@ def aggregate(matrices: dict[str, np.ndarray], reps: int = 2000, seed: int = 0) 
         from rliable import library as rly
         from rliable import metrics
     except ImportError:
-        raise ValueError("aggregates need rliable: pip install 'e3gym[bench]'") from None
+        raise E3GymError("aggregates need rliable: pip install 'e3gym[bench]'") from None
     complete = {a: m for a, m in matrices.items() if m.size and np.isfinite(m).all()}
     out = {a: {"iqm": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")} for a in matrices}
     if not complete:

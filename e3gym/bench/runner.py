@@ -34,6 +34,7 @@ import gymnasium as gym
 import numpy as np
 
 from e3gym.bench.suite import AgentEntry, ScenarioEntry, Suite
+from e3gym.errors import E3GymError
 from e3gym.files import write_text_atomic
 
 # Fields of a cell's config that say where files are, not what is computed: not part of its key.
@@ -275,7 +276,7 @@ def execute(tasks: Iterable[dict[str, Any]], fn: Callable[[dict, str], dict], ou
                 on_done(results[-1])
         return results
     if backend != "process":
-        raise ValueError(f"unknown backend {backend!r}; expected 'process' or 'ray'")
+        raise E3GymError(f"unknown backend {backend!r}; expected 'process' or 'ray'")
     if jobs <= 1 or len(tasks) <= 1:
         for t in tasks:
             results.append(fn(t, str(out_dir)))
@@ -297,7 +298,7 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise ValueError("--backend ray needs Ray: pip install 'e3gym[ray]'") from None
+        raise E3GymError("--backend ray needs Ray: pip install 'e3gym[ray]'") from None
     return ray
 
 

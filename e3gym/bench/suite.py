@@ -256,8 +256,9 @@ def load_suite(spec: str | Path) -> Suite:
         if not isinstance(data[key], list):
             raise fail(key, "must be an array of tables ([[" + key + "]])")
 
-    import e3gym  # noqa: F401  (registers the env ids checked below)
     from gymnasium.envs.registration import registry
+
+    import e3gym  # noqa: F401  (registers the env ids checked below)
 
     scenarios = []
     for i, s in enumerate(data["scenarios"]):

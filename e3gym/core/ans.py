@@ -31,8 +31,16 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from e3gym.core.profiles import (FLOP_KINDS, DeviceProfile, ModelProfile, ProfileError, ProfileLibrary,
-                                 builtin_library, load_device_file)
+from e3gym.core.profiles import (
+    FLOP_KINDS,
+    DeviceProfile,
+    ModelProfile,
+    ProfileError,
+    ProfileLibrary,
+    builtin_library,
+    load_device_file,
+)
+from e3gym.errors import E3GymError
 
 CONTEXT_FEATURES = ("conv_macs", "n_conv", "fc_macs", "n_fc", "other_ops", "n_other", "bits")
 
@@ -83,7 +91,7 @@ def _device(spec: str | Path | DeviceProfile, lib: ProfileLibrary, what: str) ->
     if isinstance(spec, Path) or str(spec).endswith(".json"):
         return load_device_file(spec, lib.models)
     if not isinstance(spec, str):
-        raise ValueError(f"{what} must be a device name, a device JSON path or a DeviceProfile, got {spec!r}")
+        raise E3GymError(f"{what} must be a device name, a device JSON path or a DeviceProfile, got {spec!r}")
     return lib.device(spec)
 
 

@@ -37,17 +37,26 @@ from __future__ import annotations
 
 import heapq
 import math
-from operator import attrgetter
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Sequence
 
 from e3gym.core.network import Link, SharedMedium
-from e3gym.core.payload import (JpegModel, PayloadConfig, activation_top1, cut_payload_bytes, resolution_of,
-                                result_bytes, segments, wire_bytes)
+from e3gym.core.payload import (
+    JpegModel,
+    PayloadConfig,
+    activation_top1,
+    cut_payload_bytes,
+    resolution_of,
+    result_bytes,
+    segments,
+    wire_bytes,
+)
 from e3gym.core.profiles import DeviceProfile, ModelProfile, ProfileError
 from e3gym.core.radio import INITIAL_WINDOW_SEGMENTS, AccessType, RadioState, TcpModel, slow_start
 from e3gym.core.workload import Request
+from e3gym.errors import E3GymError
 
 END, EDGE, CLOUD = 0, 1, 2
 TIER_NAMES = ("end", "edge", "cloud")
@@ -70,7 +79,7 @@ class FifoResource:
 
     def __init__(self, n_workers: int):
         if not (isinstance(n_workers, int) and n_workers >= 1):
-            raise ValueError(f"n_workers must be an integer >= 1, got {n_workers!r}")
+            raise E3GymError(f"n_workers must be an integer >= 1, got {n_workers!r}")
         self.n_workers = n_workers
         self._starts: list[list[float]] = [[] for _ in range(n_workers)]  # per worker: busy blocks, sorted
         self._ends: list[list[float]] = [[] for _ in range(n_workers)]
@@ -240,7 +249,7 @@ class LatencyTable:
         self.partition = partition
         self.payload = payload or PayloadConfig(input="raw")
         if self.payload.input == "jpeg" and jpeg is None:
-            raise ValueError("a JPEG payload needs the codec model (jpeg=...)")
+            raise E3GymError("a JPEG payload needs the codec model (jpeg=...)")
         self.jpeg = jpeg
         self.n_blocks = [m.n_blocks if partition else 1 for m in self.models]
         self.cut_bytes = [cut_payload_bytes(m, self.payload, jpeg, partition) for m in self.models]
@@ -318,14 +327,14 @@ class Cluster:
                  ewma_weight: float = 0.3, table: LatencyTable | None = None, tcp: TcpModel | None = None,
                  payload: PayloadConfig | None = None, jpeg: JpegModel | None = None):
         if not 0 < ewma_weight <= 1:
-            raise ValueError(f"ewma_weight must be in (0, 1], got {ewma_weight!r}")
+            raise E3GymError(f"ewma_weight must be in (0, 1], got {ewma_weight!r}")
         if not users:
-            raise ValueError("a cluster needs at least one user")
+            raise E3GymError("a cluster needs at least one user")
         self.users = list(users)
         self.edge, self.cloud = edge, cloud
         self.wan_up, self.wan_down = wan_up, wan_down
         if table is not None and (table.models != list(models) or table.partition != partition):
-            raise ValueError("table was built for other models or another partition setting")
+            raise E3GymError("table was built for other models or another partition setting")
         self.table = table or LatencyTable(models, partition, payload, jpeg)  # reusable: depends on profiles only
         self.tcp = tcp or TcpModel()
         self.latency_noise = latency_noise

@@ -33,6 +33,8 @@ from typing import Sequence
 
 import numpy as np
 
+from e3gym.errors import E3GymError
+
 SPEED_OF_LIGHT = 3e8
 HUANG_TMC2020 = "Huang, Bi, Zhang, IEEE TMC 2020 (DROO)"
 ANTENNA_GAIN = 4.11  # A_d, Huang et al. TMC 2020
@@ -55,7 +57,7 @@ def _check(name: str, value: float, low: float = 0.0, strict: bool = True, allow
         value = float(value)
         ok = (math.isfinite(value) or (allow_inf and value == math.inf)) and (value > low if strict else value >= low)
     if not ok:
-        raise ValueError(f"{name} must be a {'finite ' if not allow_inf else ''}number {'>' if strict else '>='} "
+        raise E3GymError(f"{name} must be a {'finite ' if not allow_inf else ''}number {'>' if strict else '>='} "
                          f"{low:g}, got {value!r}")
     return float(value)
 
@@ -91,9 +93,9 @@ class FadingChannel:
         self.bandwidth_hz = _check("bandwidth_hz", bandwidth_hz)
         for name, v in (("mean_snr_db", mean_snr_db), ("min_snr_db", min_snr_db)):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ValueError(f"{name} must be a finite number (dB), got {v!r}")
+                raise E3GymError(f"{name} must be a finite number (dB), got {v!r}")
         if min_snr_db >= mean_snr_db:
-            raise ValueError(f"min_snr_db ({min_snr_db}) must be below mean_snr_db ({mean_snr_db})")
+            raise E3GymError(f"min_snr_db ({min_snr_db}) must be below mean_snr_db ({mean_snr_db})")
         self.mean_snr_db, self.min_snr_db = float(mean_snr_db), float(min_snr_db)
         self.mean_snr = 10 ** (mean_snr_db / 10)
         self.min_snr = 10 ** (min_snr_db / 10)
@@ -156,11 +158,11 @@ class DiscreteChannel(FadingChannel):
         super().__init__(bandwidth_hz, mean_snr_db, min_snr_db)
         g, p = np.asarray(gains, dtype=float), np.asarray(probs, dtype=float)
         if g.ndim != 1 or g.shape != p.shape or len(g) == 0:
-            raise ValueError(f"gains and probs must be equal-length non-empty lists, got {len(g)} and {len(p)}")
+            raise E3GymError(f"gains and probs must be equal-length non-empty lists, got {len(g)} and {len(p)}")
         if np.any(g < 0) or not np.all(np.isfinite(g)):
-            raise ValueError(f"gains must be finite and >= 0, got {g.tolist()}")
+            raise E3GymError(f"gains must be finite and >= 0, got {g.tolist()}")
         if np.any(p < 0) or not np.isclose(p.sum(), 1.0):
-            raise ValueError(f"probs must be >= 0 and sum to 1, got {p.tolist()}")
+            raise E3GymError(f"probs must be >= 0 and sum to 1, got {p.tolist()}")
         self.gains, self.probs = g, p / p.sum()
 
     def sample(self, rng: np.random.Generator, size: int | tuple[int, ...] | None = None) -> float | np.ndarray:
@@ -186,13 +188,13 @@ class LayerModel:
 
     def __post_init__(self) -> None:
         if len(self.cycles) < 1 or len(self.bits) != len(self.cycles) + 1:
-            raise ValueError(f"bits must hold one more value than cycles (d_0..d_N vs c_1..c_N), got "
+            raise E3GymError(f"bits must hold one more value than cycles (d_0..d_N vs c_1..c_N), got "
                              f"{len(self.bits)} and {len(self.cycles)}")
         for name, seq in (("bits", self.bits), ("cycles", self.cycles), ("param_bits", self.param_bits or ())):
             for i, v in enumerate(seq):
                 _check(f"{name}[{i}]", v, strict=False)
         if self.param_bits is not None and len(self.param_bits) != len(self.cycles):
-            raise ValueError(f"param_bits must hold one value per layer ({len(self.cycles)}), got {len(self.param_bits)}")
+            raise E3GymError(f"param_bits must hold one value per layer ({len(self.cycles)}), got {len(self.param_bits)}")
 
     @property
     def n_layers(self) -> int:
@@ -208,10 +210,10 @@ class LayerModel:
         or ``cycles_per_mac`` x its multiply-accumulates when given. Parameters: weights and biases.
         """
         if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
-            raise ValueError(f"n_layers must be an integer >= 1, got {n_layers!r}")
+            raise E3GymError(f"n_layers must be an integer >= 1, got {n_layers!r}")
         for name, v in (("width", width), ("input_dim", input_dim), ("bits_per_value", bits_per_value)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+                raise E3GymError(f"{name} must be an integer >= 1, got {v!r}")
         _check("cycles_per_bit", cycles_per_bit)
         dims = [input_dim] + [width] * n_layers
         bits = tuple(float(d * bits_per_value) for d in dims)
@@ -237,7 +239,7 @@ class LayerModel:
         when every block has them, else None (placement then cannot be priced).
         """
         if not model.has_blocks:
-            raise ValueError(f"model {model.name!r} has no blocks: it cannot be split layer by layer")
+            raise E3GymError(f"model {model.name!r} has no blocks: it cannot be split layer by layer")
         bits = (float(model.input_bytes * 8),) + tuple(float(b.output_bytes * 8) for b in model.blocks)
         if all(b.flops is not None for b in model.blocks):
             _check("cycles_per_flop", cycles_per_flop)
@@ -295,7 +297,7 @@ class SplitProblem:
     def check_stage(self, stage: int, name: str = "stage") -> int:
         """``stage`` as an int in [0, N]; ValueError naming ``name`` otherwise."""
         if isinstance(stage, bool) or not isinstance(stage, (int, np.integer)) or not 0 <= stage <= self.n_layers:
-            raise ValueError(f"{name} must be an integer in [0, {self.n_layers}] (the model's layers), got {stage!r}")
+            raise E3GymError(f"{name} must be an integer in [0, {self.n_layers}] (the model's layers), got {stage!r}")
         return int(stage)
 
     # -------------------------------------------------------------- one decision
@@ -374,7 +376,7 @@ class StoppingPolicy:
 
 def _check_horizon(problem: SplitProblem, horizon: int) -> int:
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or not 0 <= horizon <= problem.n_layers:
-        raise ValueError(f"horizon must be an integer in [0, {problem.n_layers}] (layers placed on the device; "
+        raise E3GymError(f"horizon must be an integer in [0, {problem.n_layers}] (layers placed on the device; "
                          f"the model has {problem.n_layers}), got {horizon!r}")
     return int(horizon)
 
@@ -384,7 +386,7 @@ def evaluate_policy(problem: SplitProblem, horizon: int, thresholds: Sequence[fl
     horizon = _check_horizon(problem, horizon)
     tau = [float(t) for t in thresholds]
     if len(tau) != horizon or any(not (t >= 0) for t in tau):
-        raise ValueError(f"thresholds must be {horizon} numbers >= 0 (one per stage before the horizon), got {tau}")
+        raise E3GymError(f"thresholds must be {horizon} numbers >= 0 (one per stage before the horizon), got {tau}")
     values = [0.0] * (horizon + 1)
     values[horizon] = problem.stop_cost_tail(horizon)
     for l in range(horizon - 1, -1, -1):
@@ -419,7 +421,7 @@ def fixed_stage_policy(problem: SplitProblem, horizon: int, stage: int) -> Stopp
     """Always stop at ``stage`` (0: offload the input; ``horizon``: run all placed layers first)."""
     horizon = _check_horizon(problem, horizon)
     if isinstance(stage, bool) or not isinstance(stage, (int, np.integer)) or not 0 <= stage <= horizon:
-        raise ValueError(f"stage must be an integer in [0, horizon={horizon}], got {stage!r}")
+        raise E3GymError(f"stage must be an integer in [0, horizon={horizon}], got {stage!r}")
     tau = [math.inf] * horizon
     if stage < horizon:
         tau[stage] = 0.0
@@ -457,7 +459,7 @@ def download_cost(problem: SplitProblem, horizon: int, rx_power_w: float = 0.0) 
     if horizon == 0:
         return 0.0
     if problem.layers.param_bits is None:
-        raise ValueError(f"layers {problem.layers.name!r} have no param_bits: placement cannot be priced")
+        raise E3GymError(f"layers {problem.layers.name!r} have no param_bits: placement cannot be priced")
     bits = sum(problem.layers.param_bits[:horizon])
     return bits * (1 + problem.energy_weight * rx_power_w) * problem.channel.inv_rate_tail(0.0)
 
@@ -466,8 +468,8 @@ def placement_cost(problem: SplitProblem, horizon: int, n_inferences: int, rule:
                    rx_power_w: float = 0.0) -> float:
     """Expected cost per inference of placing M layers for a period of ``n_inferences`` inferences."""
     if isinstance(n_inferences, bool) or not isinstance(n_inferences, (int, np.integer)) or n_inferences < 1:
-        raise ValueError(f"n_inferences must be an integer >= 1, got {n_inferences!r}")
+        raise E3GymError(f"n_inferences must be an integer >= 1, got {n_inferences!r}")
     if rule not in RULES:
-        raise ValueError(f"rule must be one of {sorted(RULES)}, got {rule!r}")
+        raise E3GymError(f"rule must be one of {sorted(RULES)}, got {rule!r}")
     policy = RULES[rule](problem, horizon)
     return download_cost(problem, horizon, rx_power_w) / n_inferences + policy.expected_cost

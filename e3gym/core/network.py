@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
+
 from e3gym.errors import E3GymError
 
 MAHIMAHI_PACKET_BYTES = 1500
@@ -67,7 +68,7 @@ class BandwidthProcess(Protocol):
 
 def _positive(name: str, value: float) -> float:
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        raise E3GymError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
 
 
@@ -110,7 +111,7 @@ def _markov_chain(dwell: tuple[float, ...], transition: tuple | None, initial: t
     else:
         p = np.asarray(transition, dtype=float)
         if p.shape != (n, n) or np.any(p < 0) or not np.allclose(p.sum(axis=1), 1.0):
-            raise ValueError(f"transition must be a {n}x{n} row-stochastic matrix, got {p.tolist()}")
+            raise E3GymError(f"transition must be a {n}x{n} row-stochastic matrix, got {p.tolist()}")
     # Stationary law of the jump chain weighted by dwell time = time-average state occupancy.
     w, v = np.linalg.eig(p.T)
     pi = np.abs(np.real(v[:, np.argmin(np.abs(w - 1.0))]))
@@ -118,7 +119,7 @@ def _markov_chain(dwell: tuple[float, ...], transition: tuple | None, initial: t
     stationary = occupancy / occupancy.sum()
     start = stationary if initial is None else np.asarray(initial, dtype=float)
     if start.shape != (n,) or np.any(start < 0) or not np.isclose(start.sum(), 1.0):
-        raise ValueError(f"initial must be {n} probabilities summing to 1, got {initial!r}")
+        raise E3GymError(f"initial must be {n} probabilities summing to 1, got {initial!r}")
     for a in (p, stationary, start):
         a.flags.writeable = False  # shared between every chain with the same parameters
     return p, stationary, start
@@ -142,10 +143,10 @@ class MarkovBandwidth:
         self.states_bps = [_positive(f"states_bps[{i}]", s) for i, s in enumerate(states_bps)]
         n = len(self.states_bps)
         if n == 0:
-            raise ValueError("states_bps must hold at least one state")
+            raise E3GymError("states_bps must hold at least one state")
         dwell = [mean_dwell_s] * n if isinstance(mean_dwell_s, (int, float)) else list(mean_dwell_s)
         if len(dwell) != n:
-            raise ValueError(f"mean_dwell_s has {len(dwell)} values for {n} states")
+            raise E3GymError(f"mean_dwell_s has {len(dwell)} values for {n} states")
         self.mean_dwell_s = [_positive(f"mean_dwell_s[{i}]", d) for i, d in enumerate(dwell)]
         self.stochastic = True
         self.transition, self.stationary, self.initial = _markov_chain(
@@ -184,9 +185,9 @@ class RayleighFading:
         self.bandwidth_hz = _positive("bandwidth_hz", bandwidth_hz)
         self.coherence_s = _positive("coherence_s", coherence_s)
         if not (math.isfinite(mean_snr_db) and math.isfinite(min_snr_db)):
-            raise ValueError("mean_snr_db and min_snr_db must be finite")
+            raise E3GymError("mean_snr_db and min_snr_db must be finite")
         if min_snr_db >= mean_snr_db:
-            raise ValueError(f"min_snr_db ({min_snr_db}) must be below mean_snr_db ({mean_snr_db})")
+            raise E3GymError(f"min_snr_db ({min_snr_db}) must be below mean_snr_db ({mean_snr_db})")
         self.mean_snr = 10 ** (mean_snr_db / 10)
         self.min_snr = 10 ** (min_snr_db / 10)
         self.stochastic = True  # draws a gain for every block
@@ -226,15 +227,15 @@ class TraceBandwidth:
     def __init__(self, durations_s: Sequence[float], bandwidth_bps: Sequence[float], name: str = "trace",
                  scale: float = 1.0, random_start: bool = False):
         if len(durations_s) == 0 or len(durations_s) != len(bandwidth_bps):
-            raise ValueError(f"{name}: need equal, non-zero numbers of durations and bandwidths")
+            raise E3GymError(f"{name}: need equal, non-zero numbers of durations and bandwidths")
         self.durations_s = tuple(float(d) for d in durations_s)
         self.bandwidth_bps = tuple(float(b) * float(scale) for b in bandwidth_bps)
         if any(d <= 0 or not math.isfinite(d) for d in self.durations_s):
-            raise ValueError(f"{name}: segment durations must be positive")
+            raise E3GymError(f"{name}: segment durations must be positive")
         if any(b < 0 or not math.isfinite(b) for b in self.bandwidth_bps):
-            raise ValueError(f"{name}: bandwidths must be finite and >= 0")
+            raise E3GymError(f"{name}: bandwidths must be finite and >= 0")
         if max(self.bandwidth_bps) <= 0:
-            raise ValueError(f"{name}: the trace never delivers a byte (all bandwidths are 0)")
+            raise E3GymError(f"{name}: the trace never delivers a byte (all bandwidths are 0)")
         self.name = name
         self.random_start = random_start
         self._starts = list(accumulate(self.durations_s, initial=0.0))[:-1]
@@ -248,7 +249,7 @@ class TraceBandwidth:
     def variant(self, scale: float = 1.0, random_start: bool = False) -> "TraceBandwidth":
         """A replay of the same (validated) segments, scaled and/or started at random: O(1) when unscaled."""
         if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
-            raise ValueError(f"{self.name}: scale must be a positive finite number, got {scale!r}")
+            raise E3GymError(f"{self.name}: scale must be a positive finite number, got {scale!r}")
         out = copy.copy(self)
         if scale != 1.0:
             scaled = self._scaled.get(scale)
@@ -404,7 +405,7 @@ class Link:
     def __init__(self, process: BandwidthProcess, rng: np.random.Generator, propagation_s: float = 0.0,
                  name: str = "link"):
         if not (math.isfinite(propagation_s) and propagation_s >= 0):
-            raise ValueError(f"propagation_s must be finite and >= 0, got {propagation_s!r}")
+            raise E3GymError(f"propagation_s must be finite and >= 0, got {propagation_s!r}")
         self.process = process
         self.rng = rng
         self.propagation_s = float(propagation_s)

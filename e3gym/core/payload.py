@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from e3gym.core.profiles import DeviceProfile, ModelProfile, ProfileError
+from e3gym.errors import E3GymError
 
 CODEC_SCHEMA = "e3gym.codec/1"
 INPUT_KINDS = ("jpeg", "raw")
@@ -164,13 +165,13 @@ class PayloadConfig:
 
     def __post_init__(self) -> None:
         if self.input not in INPUT_KINDS:
-            raise ValueError(f"input must be one of {INPUT_KINDS}, got {self.input!r}")
+            raise E3GymError(f"input must be one of {INPUT_KINDS}, got {self.input!r}")
         if isinstance(self.quality, bool) or not isinstance(self.quality, int) or not 1 <= self.quality <= 100:
-            raise ValueError(f"quality must be an integer in 1..100, got {self.quality!r}")
+            raise E3GymError(f"quality must be an integer in 1..100, got {self.quality!r}")
         if self.activations not in ACTIVATION_KINDS:
-            raise ValueError(f"activations must be one of {ACTIVATION_KINDS}, got {self.activations!r}")
+            raise E3GymError(f"activations must be one of {ACTIVATION_KINDS}, got {self.activations!r}")
         if self.result not in RESULT_KINDS:
-            raise ValueError(f"result must be one of {RESULT_KINDS}, got {self.result!r}")
+            raise E3GymError(f"result must be one of {RESULT_KINDS}, got {self.result!r}")
 
 
 def resolution_of(model: ModelProfile) -> int:
@@ -204,6 +205,6 @@ def activation_top1(model: ModelProfile, cfg: PayloadConfig) -> float:
     if cfg.activations == "float32":
         return model.top1
     if model.name not in INT8_TOP1_COST:
-        raise ValueError(f"activations = 'int8': no cited int8 accuracy cost for model {model.name!r} "
+        raise E3GymError(f"activations = 'int8': no cited int8 accuracy cost for model {model.name!r} "
                          f"(cited for {', '.join(sorted(INT8_TOP1_COST))}); use 'float32'")
     return model.top1 - INT8_TOP1_COST[model.name]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
 from e3gym.errors import E3GymError
 
 MODEL_SCHEMA = "e3gym.model/1"

@@ -30,6 +30,8 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from e3gym.errors import E3GymError
+
 ARO = "AT&T ARO (attdevsupport/ARO 5.0.0, ARO.Core/src/main/resources/{lte,i997,WiFi}.conf)"
 NQE = "Chromium net/nqe/network_quality_estimator_params.cc default_observations (typical transport RTT)"
 XU2020 = "Xu et al., Understanding Operational 5G: A First Measurement Study on Its Coverage, Performance and Energy Consumption, SIGCOMM 2020 (abstract: 5G power 2-3x 4G)"
@@ -121,11 +123,11 @@ def access_type(name: str, rtt_s: float | None = None) -> AccessType:
     try:
         a = ACCESS_TYPES[name]
     except KeyError:
-        raise ValueError(f"unknown access type {name!r}; expected one of {sorted(ACCESS_TYPES)}") from None
+        raise E3GymError(f"unknown access type {name!r}; expected one of {sorted(ACCESS_TYPES)}") from None
     if rtt_s is None:
         return a
     if not (math.isfinite(rtt_s) and rtt_s >= 0):
-        raise ValueError(f"rtt must be finite and >= 0, got {rtt_s!r}")
+        raise E3GymError(f"rtt must be finite and >= 0, got {rtt_s!r}")
     return dataclasses.replace(a, rtt_s=float(rtt_s))
 
 

@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from e3gym.core.rng import RandomStream
+from e3gym.errors import E3GymError
 
 
 @dataclass(slots=True)
@@ -34,10 +35,10 @@ class Request:
 def _check_levels(accuracy_levels: Sequence[float], accuracy_weights: Sequence[float] | None) -> tuple[list, list]:
     levels = [float(a) for a in accuracy_levels]
     if not levels or any(not 0 <= a <= 1 for a in levels):
-        raise ValueError(f"accuracy_levels must be fractions in [0, 1], got {list(accuracy_levels)}")
+        raise E3GymError(f"accuracy_levels must be fractions in [0, 1], got {list(accuracy_levels)}")
     weights = [1.0] * len(levels) if accuracy_weights is None else [float(w) for w in accuracy_weights]
     if len(weights) != len(levels) or any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise ValueError(f"accuracy_weights must be {len(levels)} non-negative numbers with a positive sum")
+        raise E3GymError(f"accuracy_weights must be {len(levels)} non-negative numbers with a positive sum")
     total = sum(weights)
     return levels, list(accumulate(w / total for w in weights))
 
@@ -56,9 +57,9 @@ class PoissonWorkload:
                  accuracy_weights: Sequence[float] | None = None, deadline_s: float = math.inf):
         self.rates_per_s = [float(r) for r in rates_per_s]
         if not self.rates_per_s or any(not (math.isfinite(r) and r > 0) for r in self.rates_per_s):
-            raise ValueError(f"rates_per_s must be positive finite rates, got {list(rates_per_s)}")
+            raise E3GymError(f"rates_per_s must be positive finite rates, got {list(rates_per_s)}")
         if not deadline_s > 0:
-            raise ValueError(f"deadline_s must be > 0, got {deadline_s!r}")
+            raise E3GymError(f"deadline_s must be > 0, got {deadline_s!r}")
         self.levels, self._level_cdf = _check_levels(accuracy_levels, accuracy_weights)
         self.deadline_s = float(deadline_s)
         self.total_rate = sum(self.rates_per_s)
@@ -125,7 +126,7 @@ class BurstyWorkload(PoissonWorkload):
         super().__init__(rates_per_s, accuracy_levels, accuracy_weights, deadline_s)
         for name, v in (("burst_factor", burst_factor), ("mean_burst_s", mean_burst_s), ("mean_calm_s", mean_calm_s)):
             if not (math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a positive finite number, got {v!r}")
+                raise E3GymError(f"{name} must be a positive finite number, got {v!r}")
         self.burst_factor = float(burst_factor)
         self.mean_burst_s = float(mean_burst_s)
         self.mean_calm_s = float(mean_calm_s)

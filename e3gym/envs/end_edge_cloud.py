@@ -9,15 +9,88 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from e3gym.core.cluster import CLOUD, COMPONENTS, EDGE, END, TIER_NAMES, Outcome, require_partitionable
+from e3gym.core.cluster import (
+    CLOUD,
+    COMPONENTS,
+    EDGE,
+    END,
+    TIER_NAMES,
+    Cluster,
+    FifoResource,
+    Outcome,
+    require_partitionable,
+)
+from e3gym.core.network import SharedMedium
 from e3gym.core.profiles import ProfileLibrary
 from e3gym.core.rng import RandomStream
+from e3gym.envs.actions import ActionCheck
+from e3gym.envs.render import TimelineRendering
+from e3gym.errors import E3GymError
 from e3gym.scenarios import build, load_scenario, network_max_bps
 
 REWARD_MODES = ("penalty", "weighted")
+RENDER_SPAN_S = 5.0  # the image shows at most this much simulated time
 
 
-class EndEdgeCloudEnv(gym.Env):
+class _RecordedFifo(FifoResource):
+    """A FIFO resource that also logs each reservation as ``(lane of its worker, start_s, finish_s)``."""
+
+    __slots__ = ("log", "lane")
+
+    def __init__(self, n_workers: int, log: list, lane: int):
+        super().__init__(n_workers)
+        self.log, self.lane = log, lane
+
+    def reserve(self, ready_s: float, duration_s: float) -> tuple[float, float]:
+        worker = self.slot(ready_s, duration_s)[1]  # the worker reserve() takes (slot reserves nothing)
+        start, finish = super().reserve(ready_s, duration_s)
+        self.log.append((self.lane + worker, start, finish))
+        return start, finish
+
+
+class _RecordedMedium(SharedMedium):
+    """A shared medium that also logs each held airtime as ``(lane, start_s, end_s)``."""
+
+    __slots__ = ("log", "lane")
+
+    def __init__(self, log: list, lane: int):
+        super().__init__()
+        self.log, self.lane = log, lane
+
+    def reserve(self, start_s: float, airtime_s: float) -> None:
+        super().reserve(start_s, airtime_s)
+        if airtime_s > 0:
+            self.log.append((self.lane, start_s, start_s + airtime_s))
+
+
+def record_reservations(cluster: Cluster, log: list) -> list[str]:
+    """Swap a fresh cluster's (still empty) FIFOs and media for ones logging into ``log``; the lane names.
+
+    Lanes: each user's device, each cell's uplink, the edge workers, the WAN up, the cloud workers,
+    the WAN down, each cell's downlink.
+    """
+    names: list[str] = []
+
+    def fifo(resource: FifoResource, name: str) -> _RecordedFifo:
+        names.extend(f"{name} {w}" if resource.n_workers > 1 else name for w in range(resource.n_workers))
+        return _RecordedFifo(resource.n_workers, log, len(names) - resource.n_workers)
+
+    def medium(name: str) -> _RecordedMedium:
+        names.append(name)
+        return _RecordedMedium(log, len(names) - 1)
+
+    for i, user in enumerate(cluster.users):
+        user.resource = fifo(user.resource, f"user {i}")
+    cluster.cell_up = [medium(f"uplink cell {c}") for c in range(len(cluster.cell_up))]
+    cluster.edge.resource = fifo(cluster.edge.resource, "edge worker")
+    cluster.wan_up_medium = medium("wan up")
+    cluster.cloud.resource = fifo(cluster.cloud.resource, "cloud worker")
+    cluster.wan_down_medium = medium("wan down")
+    cluster.cell_down = [medium(f"downlink cell {c}") for c in range(len(cluster.cell_down))]
+    return names
+
+
+class EndEdgeCloudEnv(TimelineRendering, gym.Env):
     """
     ## Description
 
@@ -63,7 +136,8 @@ class EndEdgeCloudEnv(gym.Env):
     ``reward_mode="penalty"`` (default): ``-latency_s - accuracy_penalty * [accuracy < requirement]
     - energy_weight * energy_j``. ``"weighted"``: ``-latency_s + accuracy_weight * accuracy -
     energy_weight * energy_j``. ``info["vector_reward"] = [-latency_s, accuracy, -energy_j]``
-    matches ``reward_space`` (for MO-Gymnasium).
+    matches ``reward_space``; ``e3gym/mo-EndEdgeCloud-v1`` and ``e3gym/mo-ModelSelection-v1`` (make
+    them with ``mo_gymnasium.make``) return that vector as the reward, MO-Gymnasium's convention.
 
     ## Starting State
 
@@ -85,6 +159,22 @@ class EndEdgeCloudEnv(gym.Env):
     * ``reward_mode``, ``accuracy_penalty`` (1.0), ``accuracy_weight`` (1.0), ``energy_weight`` (0.0).
     * ``queue_obs_max``: saturation of the queue counts (64).
     * ``profiles``: a :class:`~e3gym.core.profiles.ProfileLibrary` (default: the shipped one).
+    * ``render_mode``: None (default), ``"rgb_array"`` or ``"ansi"``.
+
+    Every action is valid, so ``action_masks()`` (for sb3-contrib's MaskablePPO) is all True;
+    :class:`~e3gym.envs.FlatAction` masks models below the request's accuracy requirement.
+
+    ## Rendering
+
+    ``"rgb_array"``: an (H, W, 3) uint8 image of the last 20 requests. One band per lane, top to
+    bottom: each user's device, each cell's uplink, the edge workers, the WAN up, the cloud
+    workers, the WAN down, each cell's downlink. A request is a bar over every interval it held a
+    lane (the reservations :meth:`Cluster.serve` made: compute or encoding, airtime), coloured by
+    the tier that served it (end green, edge blue, cloud orange); time runs left to right from the
+    earliest start shown to the latest end, at most 5 s (later bars are cut at the right edge).
+    ``"ansi"``: the last request as text (tier, model, cut, latency, the non-zero breakdown
+    components and each busy interval in ms). Nothing is recorded without a render mode, and
+    rendering never changes a trajectory.
 
     ## Example
 
@@ -111,23 +201,23 @@ class EndEdgeCloudEnv(gym.Env):
       id raises Gymnasium's ``DeprecatedEnv`` pointing to v1).
     """
 
-    metadata = {"render_modes": []}
     partition = True
+    vector_reward = False  # step() returns info["vector_reward"] as the reward (the mo- ids)
 
     def __init__(self, scenario: str | Path | Mapping[str, Any] = "default",
                  scenario_overrides: Mapping[str, Any] | None = None, reward_mode: str = "penalty",
                  accuracy_penalty: float = 1.0, accuracy_weight: float = 1.0, energy_weight: float = 0.0,
                  queue_obs_max: int = 64, profiles: ProfileLibrary | None = None, render_mode: str | None = None):
         if reward_mode not in REWARD_MODES:
-            raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
+            raise E3GymError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
         for name, value in (("accuracy_penalty", accuracy_penalty), ("accuracy_weight", accuracy_weight),
                             ("energy_weight", energy_weight)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+                raise E3GymError(f"{name} must be a finite number >= 0, got {value!r}")
         if not (isinstance(queue_obs_max, int) and queue_obs_max >= 1):
-            raise ValueError(f"queue_obs_max must be an integer >= 1, got {queue_obs_max!r}")
-        if render_mode is not None:
-            raise ValueError(f"render_mode {render_mode!r} is not supported; e3gym envs report through info")
+            raise E3GymError(f"queue_obs_max must be an integer >= 1, got {queue_obs_max!r}")
+        if scenario_overrides is not None and not isinstance(scenario_overrides, Mapping):
+            raise E3GymError(f"scenario_overrides must be a dict of tables, got {scenario_overrides!r}")
         overrides = dict(scenario_overrides or {})
         if not self.partition:
             overrides["models"] = {**overrides.get("models", {}), "partition": False}
@@ -176,6 +266,10 @@ class EndEdgeCloudEnv(gym.Env):
         self.reward_space = spaces.Box(np.array([-np.inf, 0.0, -np.inf], np.float32),
                                        np.array([0.0, 1.0, 0.0], np.float32), dtype=np.float32)
         self._kind_onehot = [[1.0 if k == j else 0.0 for j in range(len(kinds))] for k in self._user_kind]
+        names = ("tier", "cut", "model") if self.partition else ("tier", "model")
+        self._check_action = ActionCheck(self.action_space, names)
+        self._setup_render(render_mode, record_reservations(cluster, []), max_span_s=RENDER_SPAN_S)
+        self._reserved: list[tuple[int, float, float]] = []
         self._cluster = None
 
     # ------------------------------------------------------------------ gymnasium API
@@ -184,6 +278,10 @@ class EndEdgeCloudEnv(gym.Env):
         link_rng, work_rng = self.np_random.spawn(2)
         built = build(self.spec_data, link_rng, self.profiles, self._table)
         self._cluster = built.cluster
+        if self.timeline is not None:
+            self.timeline.clear()
+            self._reserved = []
+            record_reservations(self._cluster, self._reserved)
         self._workload = built.workload
         self._workload.reset(RandomStream(work_rng))
         self._request = self._workload.next_request()
@@ -195,27 +293,26 @@ class EndEdgeCloudEnv(gym.Env):
         tier, cut, model = self.decode_action(action)
         request = self._request
         out = self._cluster.serve(request, tier, cut, model)
-        reward = self.reward_of(out, request)
         info = self._info(request, out, out.accuracy < request.accuracy_req)
+        reward = info["vector_reward"].copy() if self.vector_reward else self.reward_of(out, request)
+        if self.timeline is not None:
+            self._add_to_timeline(info)
         self._request = self._workload.next_request()
         return self._observe(), reward, False, False, info
 
     # ------------------------------------------------------------------ helpers
     def decode_action(self, action) -> tuple[int, int, int]:
-        """(tier, cut, model) from an action; ValueError naming the action when it is out of range."""
-        if isinstance(action, np.ndarray) and action.dtype.kind in "iu":
-            action = action.tolist()  # fast path: plain ints
-        try:
-            if self.partition:
-                tier, cut, model = map(int, action)
-            else:
-                (tier, model), cut = map(int, action), 0
-        except (TypeError, ValueError):
-            raise ValueError(f"action {action!r} is not a {self.action_space}: expected "
-                             f"{'(tier, cut, model)' if self.partition else '(tier, model)'} integers") from None
-        if not (0 <= tier < 3 and 0 <= cut <= self.max_cut and 0 <= model < len(self.models)):
-            raise ValueError(f"action {action!r} is outside {self.action_space}")
-        return tier, cut, model
+        """(tier, cut, model) of an action (cut 0 without partitioning); ValueError naming the action
+        when it is not integers inside the action space (:class:`~e3gym.envs.actions.ActionCheck`)."""
+        if self.partition:
+            tier, cut, model = self._check_action(action)
+            return tier, cut, model
+        tier, model = self._check_action(action)
+        return tier, 0, model
+
+    def action_masks(self) -> np.ndarray:
+        """Every action is valid: all True, one entry per value of each component (``sum(nvec)``)."""
+        return self._check_action.all_valid_mask()
 
     def reward_of(self, out: Outcome, request=None) -> float:
         """The scalar reward of an outcome for ``request`` (default: the current request)."""
@@ -262,6 +359,13 @@ class EndEdgeCloudEnv(gym.Env):
                r.accuracy_req, deadline, *[b / 1e6 for b in est], *self._kind_onehot[r.user], connected]
         return np.fromiter(row, np.float32, len(row))
 
+    def _add_to_timeline(self, info: dict) -> None:
+        lines = [f"request at {info['arrival_s'] * 1e3:.3f} ms from user {info['user']}: tier {info['tier_name']}, "
+                 f"model {info['model_name']}, cut {info['cut']}, latency {info['latency_s'] * 1e3:.3f} ms",
+                 "breakdown:"] + [f"  {k:<18} {v * 1e3:10.3f} ms" for k, v in info["breakdown"].items() if v]
+        self.timeline.add(self._reserved, info["tier"], lines)
+        self._reserved.clear()
+
     def _info(self, request, out: Outcome, missed_accuracy: bool) -> dict:
         breakdown = out.breakdown()
         return {
@@ -285,7 +389,8 @@ class ModelSelectionEnv(EndEdgeCloudEnv):
     ResNet50) with a Graviton3 edge and an H100 cloud; ``model_selection_mobilenet`` offers 26
     MobileNet-v1 (width x resolution x float/uint8) and EfficientNet-Lite variants whose latencies
     MLPerf measured on a Raspberry Pi 4 (users), a Graviton3 (edge) and a Graviton4 (cloud).
-    Everything else (observation, reward, queues, arguments) is as in :class:`EndEdgeCloudEnv`.
+    Everything else (observation, reward, queues, arguments, rendering, ``e3gym/mo-ModelSelection-v1``
+    for the vector reward) is as in :class:`EndEdgeCloudEnv`.
 
     ## Action Space
 
@@ -312,3 +417,56 @@ class ModelSelectionEnv(EndEdgeCloudEnv):
 
     def __init__(self, scenario: str | Path | Mapping[str, Any] = "model_selection", **kwargs: Any):
         super().__init__(scenario, **kwargs)
+
+
+class MOEndEdgeCloudEnv(EndEdgeCloudEnv):
+    """
+    ## Description
+
+    ``e3gym/mo-EndEdgeCloud-v1``: :class:`EndEdgeCloudEnv` with MO-Gymnasium's vector reward.
+    ``step()`` returns ``[-latency_s, accuracy, -energy_j]`` (float32, in ``reward_space``) as the
+    reward, the same vector as ``info["vector_reward"]``; ``reward_mode`` and its weights do not
+    apply. Everything else is the scalar env's. Make it with ``mo_gymnasium.make`` (which turns
+    Gymnasium's passive checker off: it expects scalar rewards) and scalarise with
+    ``mo_gymnasium.wrappers.LinearReward``.
+
+    ## Example
+
+    >>> import mo_gymnasium as mo_gym, e3gym
+    >>> env = mo_gym.make("e3gym/mo-EndEdgeCloud-v1")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs, reward, terminated, truncated, info = env.step([1, 0, 2])
+    >>> reward.shape, reward.dtype, bool((reward == info["vector_reward"]).all())
+    ((3,), dtype('float32'), True)
+
+    ## Version History
+
+    * v1: initial release, physics v1 (see :class:`EndEdgeCloudEnv`).
+    """
+
+    vector_reward = True
+
+
+class MOModelSelectionEnv(ModelSelectionEnv):
+    """
+    ## Description
+
+    ``e3gym/mo-ModelSelection-v1``: :class:`ModelSelectionEnv` with the vector reward
+    ``[-latency_s, accuracy, -energy_j]`` of :class:`MOEndEdgeCloudEnv`.
+
+    ## Example
+
+    >>> import mo_gymnasium as mo_gym, e3gym
+    >>> env = mo_gym.make("e3gym/mo-ModelSelection-v1")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs, reward, terminated, truncated, info = env.step([2, 0])
+    >>> import numpy as np
+    >>> reward.shape, bool(reward[0] == np.float32(-info["latency_s"]))
+    ((3,), True)
+
+    ## Version History
+
+    * v1: initial release, physics v1 (see :class:`EndEdgeCloudEnv`).
+    """
+
+    vector_reward = True

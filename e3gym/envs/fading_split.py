@@ -11,6 +11,9 @@ from gymnasium import spaces
 from e3gym.core import fading
 from e3gym.core.fading import FadingChannel, LayerModel, SplitProblem
 from e3gym.core.profiles import ProfileLibrary, builtin_library
+from e3gym.envs.actions import ActionCheck
+from e3gym.envs.render import TimelineRendering
+from e3gym.errors import E3GymError
 
 GAIN_OBS_MAX = 50.0  # h ~ Exp(1): P(h > 50) = e^-50, so the clip never bites in practice
 
@@ -21,12 +24,12 @@ def build_layers(layers: str | LayerModel, layers_kwargs: Mapping[str, Any] | No
     kwargs = dict(layers_kwargs or {})
     if isinstance(layers, LayerModel):
         if kwargs:
-            raise ValueError("layers_kwargs applies only when layers is 'mlp' or a profile name")
+            raise E3GymError("layers_kwargs applies only when layers is 'mlp' or a profile name")
         return layers
     if layers == "mlp":
         return LayerModel.mlp(**kwargs)
     if not isinstance(layers, str):
-        raise ValueError(f"layers must be 'mlp', a model-profile name or a LayerModel, got {layers!r}")
+        raise E3GymError(f"layers must be 'mlp', a model-profile name or a LayerModel, got {layers!r}")
     return LayerModel.from_profile((profiles or builtin_library()).model(layers), **kwargs)
 
 
@@ -41,7 +44,7 @@ def build_problem(layers: LayerModel, mean_snr_db: float | None, distance_m: flo
                         energy_weight=energy_weight, edge_hz=edge_hz)
 
 
-class FadingSplitEnv(gym.Env):
+class FadingSplitEnv(TimelineRendering, gym.Env):
     """
     ## Description
 
@@ -96,6 +99,18 @@ class FadingSplitEnv(gym.Env):
       ``energy_weight`` (0.1 s/J), ``edge_hz`` (None: edge compute not counted).
       W, N0, kappa and the 100 cycles/bit are Huang, Bi, Zhang (IEEE TMC 2020); P, f, distance and the
       energy weight are reconstruction choices.
+    * ``render_mode``: None (default), ``"rgb_array"`` or ``"ansi"``.
+
+    ``action_masks()`` is all True (both actions are valid at every stage), for sb3-contrib's MaskablePPO.
+
+    ## Rendering
+
+    ``"rgb_array"``: an (H, W, 3) uint8 image of the last 20 inferences on one clock (each starts
+    where the previous one's last step ended), one band per lane (device, uplink, edge): a bar per
+    layer computed on the device, then the upload and the edge compute of the stop, green for an
+    inference that ran entirely on the device (or is still running there), blue once it offloads.
+    ``"ansi"``: the last step and the current inference's intervals in ms. Nothing is recorded
+    without a render mode, and rendering never changes a trajectory.
 
     ## Info
 
@@ -119,16 +134,14 @@ class FadingSplitEnv(gym.Env):
     * v0: initial release.
     """
 
-    metadata = {"render_modes": []}
-
     def __init__(self, layers: str | LayerModel = "mlp", layers_kwargs: Mapping[str, Any] | None = None,
                  horizon: int | None = None, mean_snr_db: float | None = None, distance_m: float = 40.0,
                  tx_power_w: float = 0.1, noise_w: float = fading.NOISE_W, bandwidth_hz: float = fading.BANDWIDTH_HZ,
                  min_snr_db: float = -10.0, cpu_hz: float = 1e9, kappa: float = fading.KAPPA,
                  energy_weight: float = 0.1, edge_hz: float | None = None, profiles: ProfileLibrary | None = None,
                  render_mode: str | None = None):
-        if render_mode is not None:
-            raise ValueError(f"render_mode {render_mode!r} is not supported; e3gym envs report through info")
+        self._setup_render(render_mode, ["device", "uplink", "edge"])
+        self._clock, self._bars = 0.0, []  # the timeline's clock and the current inference's bars
         lm = build_layers(layers, layers_kwargs, profiles)
         self.problem = build_problem(lm, mean_snr_db, distance_m, tx_power_w, noise_w, bandwidth_hz, min_snr_db,
                                      cpu_hz, kappa, energy_weight, edge_hz)
@@ -141,38 +154,37 @@ class FadingSplitEnv(gym.Env):
         high = np.array([1.0, GAIN_OBS_MAX, stop_max, cont_max, 1.0], dtype=np.float32)
         self.observation_space = spaces.Box(np.zeros(5, np.float32), high, dtype=np.float32)
         self.action_space = spaces.Discrete(2)
+        self._check_action = ActionCheck(self.action_space)
         self.reward_space = spaces.Box(np.full(2, -np.inf, np.float32), np.zeros(2, np.float32), dtype=np.float32)
         self._stage: int | None = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         self._stage, self._total = 0, 0.0
+        self._bars = []  # a new inference; the timeline's clock runs on
         self._gain = float(self.problem.channel.sample(self.np_random))
         return self._observe(), {"stage": 0, "gain": self._gain, "horizon": self.horizon}
 
     def step(self, action):
         if self._stage is None:
             raise gym.error.ResetNeeded("call reset() before step()")
+        a = self._check_action(action)
         if self._stage < 0:  # after the stop the state is absorbing: no cost, still terminated
             zero = np.zeros(2, dtype=np.float32)
             return self._last_obs.copy(), 0.0, True, False, {
                 "stage": self._stop_stage, "gain": self._gain, "decided_stage": self._stop_stage, "stopped": True,
                 "time_s": 0.0, "energy_j": 0.0, "cost": 0.0, "total_cost": self._total, "horizon": self.horizon,
                 "vector_reward": zero}
-        try:
-            a = np.asarray(action).item()
-        except (TypeError, ValueError):
-            a = None
-        if isinstance(a, bool) or a not in (0, 1):
-            raise ValueError(f"action {action!r} is outside {self.action_space} (0 = continue, 1 = stop)")
         l, p = self._stage, self.problem
-        stop = int(a) == 1 or l >= self.horizon
+        stop = a == 1 or l >= self.horizon
         if stop:
             time, energy = float(p.stop_time_s(l, self._gain)), float(p.stop_energy_j(l, self._gain))
         else:
             time, energy = p.continue_time_s(l), p.continue_energy_j(l)
         cost = time + p.energy_weight * energy
         self._total += cost
+        if self.timeline is not None:
+            self._add_to_timeline(l, stop, time, energy, cost)
         info = {"decided_stage": l, "stopped": stop, "time_s": time, "energy_j": energy, "cost": cost,
                 "total_cost": self._total, "horizon": self.horizon,
                 "vector_reward": np.array([-time, -energy], dtype=np.float32)}
@@ -186,6 +198,26 @@ class FadingSplitEnv(gym.Env):
         info.update(stage=self._stage, gain=self._gain)
         return self._observe(), -float(cost), False, False, info
 
+    def action_masks(self) -> np.ndarray:
+        """Both actions are valid at every stage: all True."""
+        return self._check_action.all_valid_mask()
+
+    def _add_to_timeline(self, stage: int, stop: bool, time: float, energy: float, cost: float) -> None:
+        t, p = self._clock, self.problem
+        if stop:  # the upload at the current gain, then the edge compute (when counted)
+            upload = float(p.upload_bits(stage) / p.channel.rate_bps(self._gain))
+            self._bars += [(lane, a, b) for lane, a, b in ((1, t, t + upload), (2, t + upload, t + time)) if b > a]
+        else:
+            self._bars.append((0, t, t + time))
+        self._clock = t + time
+        what = (f"stop: upload {p.upload_bits(stage):.0f} bits at gain {self._gain:.3f}" if stop
+                else f"continue: layer {stage + 1} on the device")
+        lines = [f"inference step at stage {stage} of {self.n_layers} (horizon {self.horizon}): {what}",
+                 f"  step time {time * 1e3:.3f} ms, energy {energy * 1e3:.4f} mJ, cost {cost:.6f}; "
+                 f"inference cost so far {self._total:.6f}"]
+        offloaded = stop and p.upload_bits(stage) > 0
+        self.timeline.add(self._bars, 1 if offloaded else 0, lines, replace_last=stage > 0)
+
     def _observe(self) -> np.ndarray:
         l, p, n = self._stage, self.problem, self.n_layers
         cont = p.continue_cost(l) if l < n else 0.0
@@ -193,7 +225,7 @@ class FadingSplitEnv(gym.Env):
         return np.minimum(np.array(obs, dtype=np.float32), self.observation_space.high)
 
 
-class ModelPlacementEnv(gym.Env):
+class ModelPlacementEnv(TimelineRendering, gym.Env):
     """
     ## Description
 
@@ -242,6 +274,19 @@ class ModelPlacementEnv(gym.Env):
     * ``snr_low_db`` (-5), ``snr_high_db`` (20), ``snr_step_db`` (3): the mean SNR follows a random walk
       with that per-period standard deviation, clipped to the range (a reconstruction parameter).
       The download uses the same channel (reciprocity).
+    * ``render_mode``: None (default), ``"rgb_array"`` or ``"ansi"``.
+
+    ``action_masks()`` is all True (every M is valid), for sb3-contrib's MaskablePPO.
+
+    ## Rendering
+
+    ``"rgb_array"``: an (H, W, 3) uint8 image of the last 20 periods, each drawn as its mean
+    inference, one period after the other: the parameter download amortised over the K inferences,
+    the mean device compute, then the mean upload (plus edge compute), one band per lane (parameter
+    download, device compute, upload) from the step's own simulation; so a period spans its time per
+    inference, ``-info["vector_reward"][0]``. Blue when any inference offloaded, green when all ran on
+    the device. ``"ansi"``: the last period as text. Nothing is recorded without a render mode, and
+    rendering never changes a trajectory.
 
     ## Info
 
@@ -265,8 +310,6 @@ class ModelPlacementEnv(gym.Env):
     * v0: initial release.
     """
 
-    metadata = {"render_modes": []}
-
     def __init__(self, layers: str | LayerModel = "mlp", layers_kwargs: Mapping[str, Any] | None = None,
                  n_inferences: int = 5000, rule: str = "optimal", rx_power_w: float = 0.0,
                  snr_low_db: float = -5.0, snr_high_db: float = 20.0, snr_step_db: float = 3.0,
@@ -274,22 +317,21 @@ class ModelPlacementEnv(gym.Env):
                  min_snr_db: float = -10.0, cpu_hz: float = 1e9, kappa: float = fading.KAPPA,
                  energy_weight: float = 0.1, edge_hz: float | None = None, profiles: ProfileLibrary | None = None,
                  render_mode: str | None = None):
-        if render_mode is not None:
-            raise ValueError(f"render_mode {render_mode!r} is not supported; e3gym envs report through info")
+        self._setup_render(render_mode, ["parameter download", "device compute", "upload (+ edge)"])
         if isinstance(n_inferences, bool) or not isinstance(n_inferences, int) or n_inferences < 1:
-            raise ValueError(f"n_inferences must be an integer >= 1, got {n_inferences!r}")
+            raise E3GymError(f"n_inferences must be an integer >= 1, got {n_inferences!r}")
         if rule not in fading.RULES:
-            raise ValueError(f"rule must be one of {sorted(fading.RULES)}, got {rule!r}")
+            raise E3GymError(f"rule must be one of {sorted(fading.RULES)}, got {rule!r}")
         fading._check("rx_power_w", rx_power_w, strict=False)
         fading._check("snr_step_db", snr_step_db, strict=False)
         for name, v in (("snr_low_db", snr_low_db), ("snr_high_db", snr_high_db)):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ValueError(f"{name} must be a finite number (dB), got {v!r}")
+                raise E3GymError(f"{name} must be a finite number (dB), got {v!r}")
         if not min_snr_db < snr_low_db < snr_high_db:
-            raise ValueError(f"need min_snr_db < snr_low_db < snr_high_db, got {min_snr_db}, {snr_low_db}, {snr_high_db}")
+            raise E3GymError(f"need min_snr_db < snr_low_db < snr_high_db, got {min_snr_db}, {snr_low_db}, {snr_high_db}")
         self.layers = build_layers(layers, layers_kwargs, profiles)
         if self.layers.param_bits is None:
-            raise ValueError(f"layers {self.layers.name!r} have no parameter sizes (param_bits): placement cannot be priced")
+            raise E3GymError(f"layers {self.layers.name!r} have no parameter sizes (param_bits): placement cannot be priced")
         self._kw = dict(tx_power_w=tx_power_w, noise_w=noise_w, bandwidth_hz=bandwidth_hz, min_snr_db=min_snr_db,
                         cpu_hz=cpu_hz, kappa=kappa, energy_weight=energy_weight, edge_hz=edge_hz)
         self.problem_at(snr_high_db)  # validates the physical parameters now
@@ -297,6 +339,7 @@ class ModelPlacementEnv(gym.Env):
         self.snr_low_db, self.snr_high_db, self.snr_step_db = float(snr_low_db), float(snr_high_db), float(snr_step_db)
         self.n_layers = self.layers.n_layers
         self.action_space = spaces.Discrete(self.n_layers + 1)
+        self._check_action = ActionCheck(self.action_space)
         self.observation_space = spaces.Box(np.array([snr_low_db], np.float32), np.array([snr_high_db], np.float32),
                                             dtype=np.float32)
         self.reward_space = spaces.Box(np.full(2, -np.inf, np.float32), np.zeros(2, np.float32), dtype=np.float32)
@@ -320,20 +363,18 @@ class ModelPlacementEnv(gym.Env):
             start = self.np_random.uniform(self.snr_low_db, self.snr_high_db)
         elif isinstance(start, bool) or not isinstance(start, (int, float)) \
                 or not self.snr_low_db <= start <= self.snr_high_db:
-            raise ValueError(f"options['mean_snr_db'] must be a number in [{self.snr_low_db}, {self.snr_high_db}], "
+            raise E3GymError(f"options['mean_snr_db'] must be a number in [{self.snr_low_db}, {self.snr_high_db}], "
                              f"got {start!r}")
         self._snr = float(np.float32(start))
+        self._period, self._clock = 0, 0.0
+        if self.timeline is not None:
+            self.timeline.clear()
         return self._observe(), {"mean_snr_db": self._snr}
 
     def step(self, action):
         if self._snr is None:
             raise gym.error.ResetNeeded("call reset() before step()")
-        try:
-            m = int(np.asarray(action).item())
-        except (TypeError, ValueError):
-            raise ValueError(f"action {action!r} is not a number of layers in {self.action_space}") from None
-        if not 0 <= m <= self.n_layers or m != np.asarray(action).item():
-            raise ValueError(f"action {action!r} is outside {self.action_space}")
+        m = self._check_action(action)
         problem = self.problem_at(self._snr)
         policy = fading.RULES[self.rule](problem, m)
         rng = self.np_random
@@ -350,9 +391,35 @@ class ModelPlacementEnv(gym.Env):
                 "expected_cost": fading.download_cost(problem, m, self.rx_power_w) / k + policy.expected_cost,
                 "stop_stages": np.bincount(sim["stage"], minlength=m + 1).tolist(),
                 "vector_reward": np.array([-time, -energy], dtype=np.float32)}
+        if self.timeline is not None:
+            self._add_to_timeline(problem, dl_time, sim, time, cost, info)
+        self._period += 1
         walk = self._snr + self.snr_step_db * float(rng.standard_normal())
         self._snr = float(np.float32(min(max(walk, self.snr_low_db), self.snr_high_db)))
         return self._observe(), -float(cost), False, False, info
+
+    def action_masks(self) -> np.ndarray:
+        """Every number of layers is valid: all True."""
+        return self._check_action.all_valid_mask()
+
+    def _add_to_timeline(self, problem: SplitProblem, dl_time: float, sim: dict, time: float, cost: float,
+                         info: dict) -> None:
+        k, m, t = self.n_inferences, info["horizon"], self._clock
+        # device time of a stop at stage s: layers 1..s; the rest of an inference's time is its upload (+ edge)
+        prefix = np.concatenate([[0.0], np.cumsum([problem.continue_time_s(l) for l in range(m)])])
+        compute = float(prefix[sim["stage"]].sum()) / k
+        upload = max(float(sim["time_s"].sum()) / k - compute, 0.0)
+        ends = np.cumsum([dl_time / k, compute, upload]) + t
+        starts = [t, *ends[:2]]
+        bars = [(lane, float(a), float(b)) for lane, (a, b) in enumerate(zip(starts, ends)) if b > a]
+        self._clock = t + time
+        offloaded = any(problem.upload_bits(s) > 0 for s, n in enumerate(info["stop_stages"]) if n)
+        lines = [f"period {self._period}: mean SNR {info['mean_snr_db']:.2f} dB, M = {m} layers placed, "
+                 f"{k} inferences",
+                 f"  per inference: time {time * 1e3:.3f} ms (download {dl_time / k * 1e3:.4f}, device "
+                 f"{compute * 1e3:.3f}, upload {upload * 1e3:.3f}), cost {cost:.6f}",
+                 f"  inferences stopped at stages 0..{m}: {info['stop_stages']}"]
+        self.timeline.add(bars, 1 if offloaded else 0, lines)
 
     def _observe(self) -> np.ndarray:
         return np.clip(np.array([self._snr], dtype=np.float32), self.observation_space.low, self.observation_space.high)

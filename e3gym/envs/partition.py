@@ -9,9 +9,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from e3gym import checks
 from e3gym.core.ans import CONTEXT_FEATURES, CutTable, cut_table
 from e3gym.core.network import BandwidthProcess, ConstantBandwidth, Link, MarkovBandwidth, TraceBandwidth
 from e3gym.core.profiles import DeviceProfile, ProfileLibrary
+from e3gym.envs.actions import ActionCheck
+from e3gym.envs.render import TimelineRendering
+from e3gym.errors import E3GymError
 from e3gym.scenarios import bandwidth_process
 
 N_CONTEXT = len(CONTEXT_FEATURES)
@@ -30,35 +34,35 @@ def load_process(spec: Any) -> BandwidthProcess:
     A factor scales the edge compute (1 = the profiled, otherwise idle server).
     """
     if not isinstance(spec, Mapping) or "kind" not in spec:
-        raise ValueError(f"load must be a dict with 'kind' (constant, markov or step), got {spec!r}")
+        raise E3GymError(f"load must be a dict with 'kind' (constant, markov or step), got {spec!r}")
     kind = spec["kind"]
     allowed = {"constant": {"factor"}, "markov": {"factors", "mean_dwell_s"}, "step": {"times_s", "factors"}}
     if kind not in allowed:
-        raise ValueError(f"load.kind must be one of {sorted(allowed)}, got {kind!r}")
+        raise E3GymError(f"load.kind must be one of {sorted(allowed)}, got {kind!r}")
     unknown = set(spec) - allowed[kind] - {"kind"}
     if unknown:
-        raise ValueError(f"load: unknown key {sorted(unknown)[0]!r} for kind {kind!r}; expected {sorted(allowed[kind])}")
+        raise E3GymError(f"load: unknown key {sorted(unknown)[0]!r} for kind {kind!r}; expected {sorted(allowed[kind])}")
     try:
         if kind == "constant":
             return ConstantBandwidth(spec.get("factor", 1.0))
         factors = list(spec.get("factors", []))
         if not factors or not all(isinstance(f, (int, float)) and not isinstance(f, bool) and math.isfinite(f) and f > 0
                                   for f in factors):
-            raise ValueError(f"load.factors must be a non-empty list of numbers > 0, got {spec.get('factors')!r}")
+            raise E3GymError(f"load.factors must be a non-empty list of numbers > 0, got {spec.get('factors')!r}")
         if kind == "markov":
             return MarkovBandwidth(factors, spec.get("mean_dwell_s", 60.0))
         times = [float(t) for t in spec.get("times_s", [])]
         if len(times) != len(factors) - 1 or any(t <= 0 for t in times) or times != sorted(set(times)):
-            raise ValueError(f"load.times_s must be {len(factors) - 1} increasing times > 0 (one per change), got "
+            raise E3GymError(f"load.times_s must be {len(factors) - 1} increasing times > 0 (one per change), got "
                              f"{spec.get('times_s')!r}")
         edges = [0.0] + times
         return TraceBandwidth([b - a for a, b in zip(edges, edges[1:])] + [_FOREVER_S], factors, name="load")
     except (TypeError, ValueError) as err:
         msg = str(err)
-        raise ValueError(msg if msg.startswith("load") else f"load: {msg}") from None
+        raise E3GymError(msg if msg.startswith("load") else f"load: {msg}") from None
 
 
-class PartitionEnv(gym.Env):
+class PartitionEnv(TimelineRendering, gym.Env):
     """
     ## Description
 
@@ -130,6 +134,18 @@ class PartitionEnv(gym.Env):
     * ``propagation_ms`` (0): one-way delay added to the upload and the download.
     * ``edge_noise`` (True): log-normal run-to-run noise on the edge compute.
     * ``profiles``: a :class:`~e3gym.core.profiles.ProfileLibrary` (default: the shipped one).
+    * ``render_mode``: None (default), ``"rgb_array"`` or ``"ansi"``.
+
+    ``action_masks()`` is all True (every cut is valid), for sb3-contrib's MaskablePPO.
+
+    ## Rendering
+
+    ``"rgb_array"``: an (H, W, 3) uint8 image of the last 20 frames, one band per lane (device,
+    uplink, edge, downlink): each frame a bar over its front-end, upload, edge and download
+    intervals as the step computed them, green when it ran on the device, blue when offloaded;
+    time runs left to right from the earliest start to the latest end shown. ``"ansi"``: the last
+    frame as text (cut, delay, oracle cut, regret, components and intervals in ms). Nothing is
+    recorded without a render mode, and rendering never changes a trajectory.
 
     ## Info
 
@@ -158,24 +174,21 @@ class PartitionEnv(gym.Env):
     * v0: initial release.
     """
 
-    metadata = {"render_modes": []}
-
     def __init__(self, model: str = "ans-vgg16", end_device: str | Path | DeviceProfile = "jetson-tx2-ans",
                  edge_device: str | Path | DeviceProfile = "h100-fp32", bandwidth: Any = None, load: Any = None,
                  key_frame_prob: float = 0.1, key_frame_persistence: float = 0.5, frame_interval_s: float = 0.5,
                  propagation_ms: float = 0.0, edge_noise: bool = True, profiles: ProfileLibrary | None = None,
                  render_mode: str | None = None):
-        if render_mode is not None:
-            raise ValueError(f"render_mode {render_mode!r} is not supported; e3gym envs report through info")
+        self._setup_render(render_mode, ["device", "uplink", "edge", "downlink"])
         for name, v in (("key_frame_prob", key_frame_prob), ("key_frame_persistence", key_frame_persistence)):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
-                raise ValueError(f"{name} must be a number in [0, 1), got {v!r}")
+                raise E3GymError(f"{name} must be a number in [0, 1), got {v!r}")
         if isinstance(frame_interval_s, bool) or not isinstance(frame_interval_s, (int, float)) \
                 or not (math.isfinite(frame_interval_s) and frame_interval_s > 0):
-            raise ValueError(f"frame_interval_s must be a finite number > 0, got {frame_interval_s!r}")
+            raise E3GymError(f"frame_interval_s must be a finite number > 0, got {frame_interval_s!r}")
         if isinstance(propagation_ms, bool) or not isinstance(propagation_ms, (int, float)) \
                 or not (math.isfinite(propagation_ms) and propagation_ms >= 0):
-            raise ValueError(f"propagation_ms must be a finite number >= 0, got {propagation_ms!r}")
+            raise E3GymError(f"propagation_ms must be a finite number >= 0, got {propagation_ms!r}")
         self.table: CutTable = cut_table(model, end_device, edge_device, profiles)
         if isinstance(bandwidth, (ConstantBandwidth, MarkovBandwidth, TraceBandwidth)) or hasattr(bandwidth, "next_segment"):
             self._bandwidth_spec = bandwidth
@@ -187,11 +200,11 @@ class PartitionEnv(gym.Env):
         # P(key | not key) that makes key_frame_prob the stationary share of key frames.
         self._p_key_after_plain = (key_frame_prob * (1 - key_frame_persistence) / (1 - key_frame_prob))
         if self._p_key_after_plain > 1:
-            raise ValueError(f"key_frame_prob={key_frame_prob} is not reachable with key_frame_persistence="
+            raise E3GymError(f"key_frame_prob={key_frame_prob} is not reachable with key_frame_persistence="
                              f"{key_frame_persistence}: raise the persistence")
         self.frame_interval_s = float(frame_interval_s)
         self.propagation_s = float(propagation_ms) / 1e3
-        self.edge_noise = bool(edge_noise)
+        self.edge_noise = checks.flag("edge_noise", edge_noise)
 
         n = self.table.n_cuts
         self.n_cuts = n
@@ -201,6 +214,7 @@ class PartitionEnv(gym.Env):
         front_max = float(np.float32(self.table.frontend_s.max())) or 1.0
         high = np.tile(np.concatenate([np.ones(N_CONTEXT), [front_max]]), n)
         self.action_space = spaces.Discrete(n)
+        self._check_action = ActionCheck(self.action_space)
         self.observation_space = spaces.Box(np.zeros(PER_CUT * n + 1, np.float32),
                                             np.append(high, 1.0).astype(np.float32), dtype=np.float32)
         self.reward_space = spaces.Box(np.array([-np.inf], np.float32), np.array([0.0], np.float32), dtype=np.float32)
@@ -217,6 +231,8 @@ class PartitionEnv(gym.Env):
         self._key_rng, self._noise_rng = key_rng, noise_rng
         self._frame = 0
         self._key = False  # the first frame has no predecessor to differ from
+        if self.timeline is not None:
+            self.timeline.clear()
         return self._observe(), {"frame": 0, "key_frame": False, "time_s": 0.0}
 
     def step(self, action):
@@ -237,6 +253,8 @@ class PartitionEnv(gym.Env):
             "regret_s": float(expected[cut] - expected[oracle]), "frame": self._frame, "time_s": t0,
             "vector_reward": np.array([-out["delay_s"]], dtype=np.float32),
         }
+        if self.timeline is not None:
+            self._add_to_timeline(out["starts_s"], info)
         self._frame += 1
         u = float(self._key_rng.random())
         self._key = u < (self.key_frame_persistence if self._key else self._p_key_after_plain)
@@ -244,20 +262,28 @@ class PartitionEnv(gym.Env):
 
     # ------------------------------------------------------------------ helpers
     def decode_action(self, action) -> int:
-        """The cut of an action; ValueError naming the action when it is not one."""
-        try:
-            cut = int(np.asarray(action).item())
-        except (TypeError, ValueError):
-            raise ValueError(f"action {action!r} is not a cut index of {self.action_space}") from None
-        if not 0 <= cut < self.n_cuts or cut != np.asarray(action).item():
-            raise ValueError(f"action {action!r} is outside {self.action_space}")
-        return cut
+        """The cut of an action; ValueError naming the action when it is not an integer inside the
+        action space (:class:`~e3gym.envs.actions.ActionCheck`)."""
+        return self._check_action(action)
+
+    def action_masks(self) -> np.ndarray:
+        """Every cut is valid: all True."""
+        return self._check_action.all_valid_mask()
+
+    def _add_to_timeline(self, starts_s: tuple[float, ...], info: dict) -> None:
+        parts = [info["breakdown"][k] for k in ("frontend_s", "upload_s", "edge_s", "download_s")]
+        bars = [(lane, t, t + d) for lane, (t, d) in enumerate(zip(starts_s, parts)) if d > 0]
+        where = "edge" if info["offloaded"] else "device"
+        lines = [f"frame {info['frame']} at {info['time_s'] * 1e3:.3f} ms: cut {info['cut']} ({where}), delay "
+                 f"{info['delay_s'] * 1e3:.3f} ms; oracle cut {info['oracle_cut']}, regret {info['regret_s'] * 1e3:.3f} ms",
+                 "breakdown:"] + [f"  {k:<11} {v * 1e3:10.3f} ms" for k, v in info["breakdown"].items()]
+        self.timeline.add(bars, 1 if info["offloaded"] else 0, lines)
 
     def _outcome(self, cut: int, t0: float, noise: float) -> dict:
         front = float(self.table.frontend_s[cut])
         if cut == self.table.local_cut:
             zero = {"frontend_s": front, "upload_s": 0.0, "edge_s": 0.0, "download_s": 0.0}
-            return {"delay_s": front, "breakdown": zero, "offload_delay_s": 0.0}
+            return {"delay_s": front, "breakdown": zero, "offload_delay_s": 0.0, "starts_s": (t0,)}
         t_up = t0 + front
         upload = self._link.delay_s(t_up, float(self.table.bits[cut]) / 8)
         t_edge = t_up + upload
@@ -265,7 +291,7 @@ class PartitionEnv(gym.Env):
         download = self._link.delay_s(t_edge + edge, self.table.result_bytes)
         parts = {"frontend_s": front, "upload_s": upload, "edge_s": edge, "download_s": download}
         return {"delay_s": front + upload + edge + download, "breakdown": parts,
-                "offload_delay_s": upload + edge + download}
+                "offload_delay_s": upload + edge + download, "starts_s": (t0, t_up, t_edge, t_edge + edge)}
 
     def expected_delays(self) -> np.ndarray:
         """Noise-free delay of every cut for the current frame, under the true bandwidth and load (clairvoyant)."""

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from e3gym.core.profiles import DEVICE_SCHEMA, MODEL_SCHEMA, ProfileError, parse_device, parse_models
-from e3gym.files import write_text_atomic
 from e3gym.errors import E3GymError
+from e3gym.files import write_text_atomic
 
 ANS_SOURCE = ("Zhang, Chen, Xu, 'Autodidactic Neurosurgeon: Collaborative Deep Inference for Mobile Edge "
               "Intelligence via Online Learning', WWW 2021 (arXiv 2102.02638); official repository "

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import importlib
 import math
 import os
 import re
@@ -39,6 +38,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from e3gym.errors import E3GymError
 
 TIERS = ("end", "edge", "cloud")
 
@@ -107,9 +108,9 @@ def import_torchvision():
         import torchvision
         from torchvision import models  # noqa: F401  (fails when torch and torchvision do not match)
     except ImportError:
-        raise ValueError("torchvision is not installed: pip install 'e3gym[profile]'") from None
+        raise E3GymError("torchvision is not installed: pip install 'e3gym[profile]'") from None
     except Exception as err:  # a torchvision built for another torch fails with RuntimeError/OSError
-        raise ValueError(f"torchvision cannot be imported ({_first_line(err)}): install the torchvision that "
+        raise E3GymError(f"torchvision cannot be imported ({_first_line(err)}): install the torchvision that "
                          "matches your torch, e.g. pip install 'e3gym[profile]'") from None
     return torchvision
 
@@ -117,22 +118,23 @@ def import_torchvision():
 def _load_factory(spec: str) -> tuple[str, Any]:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
-        raise ValueError(f"model {spec!r}: expected package.module:factory")
+        raise E3GymError(f"model {spec!r}: expected package.module:factory")
+    from e3gym.agents.base import import_from_path_or_cwd
     try:
-        module = importlib.import_module(module_name)
+        module = import_from_path_or_cwd(module_name)
     except Exception as err:
-        raise ValueError(f"model {spec!r}: cannot import module {module_name!r} ({_first_line(err)}); "
-                         "check the name and that it is on PYTHONPATH") from None
+        raise E3GymError(f"model {spec!r}: cannot import module {module_name!r} ({_first_line(err)}); "
+                         "searched sys.path and the current directory") from None
     factory = getattr(module, attr, None)
     if factory is None or not callable(factory):
-        raise ValueError(f"model {spec!r}: module {module_name!r} has no callable {attr!r}")
+        raise E3GymError(f"model {spec!r}: module {module_name!r} has no callable {attr!r}")
     try:
         built = factory()
     except Exception as err:
-        raise ValueError(f"model {spec!r}: the factory raised {_first_line(err)}") from None
+        raise E3GymError(f"model {spec!r}: the factory raised {_first_line(err)}") from None
     import torch
     if not isinstance(built, torch.nn.Module):
-        raise ValueError(f"model {spec!r}: the factory returned {type(built).__name__}, not a torch.nn.Module")
+        raise E3GymError(f"model {spec!r}: the factory returned {type(built).__name__}, not a torch.nn.Module")
     return attr, built
 
 
@@ -167,7 +169,7 @@ def resolve_model(spec: str, device: str, dtype: str, input_shape: tuple[int, ..
         name, module = _load_factory(spec)
         name = name if dtype == "float32" else f"{name}-{dtype}"
         if name not in top1 and "" not in top1:
-            raise ValueError(f"model {spec!r}: the model file needs its top-1 accuracy: pass --top1 {name}=FRACTION "
+            raise E3GymError(f"model {spec!r}: the model file needs its top-1 accuracy: pass --top1 {name}=FRACTION "
                              "(and --top1-source saying where it comes from)")
         acc = top1.get(name, top1.get(""))
         return ResolvedModel(spec, name, spec.split(":")[0], module.eval().to(device, torch_dtype), variant, acc,
@@ -184,9 +186,9 @@ def resolve_model(spec: str, device: str, dtype: str, input_shape: tuple[int, ..
             close = difflib.get_close_matches(name, known, n=4, cutoff=0.5)
             hint = f"did you mean {', '.join('quantized:' + c.removeprefix('quantized_') for c in close)}?" if close \
                 else f"known: {', '.join('quantized:' + c.removeprefix('quantized_') for c in known)}"
-            raise ValueError(f"unknown quantized model {spec!r}: {hint}")
+            raise E3GymError(f"unknown quantized model {spec!r}: {hint}")
         if device != "cpu" or dtype != "float32":
-            raise ValueError(f"model {spec!r}: quantized int8 models run on CPU only: use --device cpu --dtype float32")
+            raise E3GymError(f"model {spec!r}: quantized int8 models run on CPU only: use --device cpu --dtype float32")
         acc, source, engine = _torchvision_meta(tvm, name)
         engine = engine or torch.backends.quantized.engine
         if engine not in torch.backends.quantized.supported_engines:
@@ -204,7 +206,7 @@ def resolve_model(spec: str, device: str, dtype: str, input_shape: tuple[int, ..
         close = difflib.get_close_matches(spec, known, n=4, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else \
             "run python -c 'import torchvision; print(torchvision.models.list_models())' for the names"
-        raise ValueError(f"unknown model {spec!r}: {hint} (MODEL is a torchvision classifier, quantized:NAME or "
+        raise E3GymError(f"unknown model {spec!r}: {hint} (MODEL is a torchvision classifier, quantized:NAME or "
                          "package.module:factory)")
     acc, source, _ = _torchvision_meta(tvm, spec)
     module = tvm.get_model(spec, weights=None).eval().to(device, torch_dtype)
@@ -234,12 +236,12 @@ _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 def output_file(out: Path, folder: str, name: str, what: str) -> Path:
     """``<out>/<folder>/<name>.json``; ValueError naming ``what`` (the argument) unless that stays in ``out``."""
     if not _FILE_NAME.fullmatch(name):
-        raise ValueError(f"{what}: the name {name!r} is not a plain file name (letters, digits, '.', '_' and '-', "
+        raise E3GymError(f"{what}: the name {name!r} is not a plain file name (letters, digits, '.', '_' and '-', "
                          f"starting with a letter or digit); it would be written as {folder}/{name}.json under --out")
     path = out / folder / f"{name}.json"
     # Checked on the resolved path too, so that no name (or link already there) writes outside --out.
     if path.resolve().parent != (out / folder).resolve():
-        raise ValueError(f"{what}: {path} resolves to {path.resolve()}, outside {out / folder}")
+        raise E3GymError(f"{what}: {path} resolves to {path.resolve()}, outside {out / folder}")
     return path
 
 
@@ -286,7 +288,7 @@ def _check_existing(path: Path, blocks: list[dict[str, Any]]) -> None:
     except (ValueError, KeyError, IndexError, TypeError):
         same = False
     if not same:
-        raise ValueError(f"{path} already describes this model with other blocks (another partition, "
+        raise E3GymError(f"{path} already describes this model with other blocks (another partition, "
                          "--max-blocks, input shape or torch version): use another --out folder")
 
 
@@ -297,9 +299,9 @@ def _parse_top1(items: list[str]) -> dict[str, float]:
         try:
             frac = float(value)
         except ValueError:
-            raise ValueError(f"--top1 {item!r}: expected [MODEL=]FRACTION, e.g. --top1 mynet=0.71") from None
+            raise E3GymError(f"--top1 {item!r}: expected [MODEL=]FRACTION, e.g. --top1 mynet=0.71") from None
         if not 0 <= frac <= 1:
-            raise ValueError(f"--top1 {item!r}: the accuracy must be a fraction in [0, 1]")
+            raise E3GymError(f"--top1 {item!r}: the accuracy must be a fraction in [0, 1]")
         out[key] = frac
     return out
 
@@ -310,7 +312,7 @@ def _parse_shape(text: str) -> tuple[int, ...]:
     except ValueError:
         shape = ()
     if not shape or any(d < 1 for d in shape):
-        raise ValueError(f"--input-shape {text!r}: expected positive integers like 3,224,224")
+        raise E3GymError(f"--input-shape {text!r}: expected positive integers like 3,224,224")
     return shape
 
 
@@ -329,14 +331,14 @@ def _command(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     """Profile every MODEL and write the model files and the device file."""
     if not (math.isfinite(args.idle_ms) and 0 <= args.idle_ms <= 60_000):
-        raise ValueError(f"--idle-ms must be between 0 and 60000, got {args.idle_ms!r}")
+        raise E3GymError(f"--idle-ms must be between 0 and 60000, got {args.idle_ms!r}")
     for opt, low in (("runs", 1), ("warmup", 0), ("max_blocks", 0)):
         if getattr(args, opt) < low:
-            raise ValueError(f"--{opt.replace('_', '-')} must be >= {low}, got {getattr(args, opt)}")
+            raise E3GymError(f"--{opt.replace('_', '-')} must be >= {low}, got {getattr(args, opt)}")
     if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        raise E3GymError(f"--threads must be >= 1, got {args.threads}")
     if args.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args.name):
-        raise ValueError(f"--name {args.name!r}: use letters, digits, '.', '_' and '-' (it becomes a file name)")
+        raise E3GymError(f"--name {args.name!r}: use letters, digits, '.', '_' and '-' (it becomes a file name)")
     shape = _parse_shape(args.input_shape)
     top1 = _parse_top1(args.top1)
 
@@ -344,7 +346,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.device == "cuda" and not torch.cuda.is_available():
         why = "this torch is built without CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
-        raise ValueError(f"--device cuda: CUDA is not available on this machine ({why}); use --device cpu")
+        raise E3GymError(f"--device cuda: CUDA is not available on this machine ({why}); use --device cpu")
     old_threads = torch.get_num_threads()
     old_engine = torch.backends.quantized.engine
     try:
@@ -372,7 +374,7 @@ def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, f
     resolved = [resolve_model(s, args.device, args.dtype, shape, top1, args.top1_source) for s in args.models]
     names = [r.name for r in resolved]
     if len(set(names)) != len(names):
-        raise ValueError(f"a model is named twice: {', '.join(args.models)}")
+        raise E3GymError(f"a model is named twice: {', '.join(args.models)}")
     hardware = hardware_fingerprint(args.device, args.dtype)
     engines = {r.quantized_engine for r in resolved if r.quantized_engine}
     if engines:
@@ -396,7 +398,7 @@ def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, f
                 from e3gym.profiler.reference import reference_blocks
 
                 if r.torchvision_name is None or r.quantized_engine:
-                    raise ValueError(f"model {r.spec!r}: --partition reference covers float torchvision classifiers "
+                    raise E3GymError(f"model {r.spec!r}: --partition reference covers float torchvision classifiers "
                                      "only; use --partition fx")
                 blocks = reference_blocks(r.torchvision_name, r.module)
             else:

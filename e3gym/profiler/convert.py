@@ -23,9 +23,9 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from e3gym.core.profiles import DEVICE_SCHEMA, MODEL_SCHEMA, check_device_against_models, parse_device, parse_models
+from e3gym.errors import E3GymError
 from e3gym.files import write_text_atomic
-from e3gym.core.profiles import (DEVICE_SCHEMA, MODEL_SCHEMA, check_device_against_models, parse_device,
-                                 parse_models)
 
 CAMERA_NOTE = ("input_bytes: the camera image as uint8 RGB 3x{r}x{r}, what is uploaded at cut 0; "
                "block output_bytes: float32 activations (4 bytes per element)")
@@ -264,7 +264,7 @@ def parse_mlperf_name(name: str) -> tuple[str, dict[str, Any], int]:
         res, width = LITE[int(m[2])]
         prec = "float32" if m[1] == "fp32" else "int8"
         return "efficientnet_lite", {"resolution": res, "precision": prec, "width": width, "lite": int(m[2])}, 1000
-    raise ValueError(f"unrecognised MLPerf model name {name!r}")
+    raise E3GymError(f"unrecognised MLPerf model name {name!r}")
 
 
 def table_source(comments: list[str], path: Path) -> str:
@@ -312,7 +312,7 @@ def aws_header(comments: list[str], path: Path) -> dict[str, Any]:
                      r"(TFLite|ArmNN) \(([^)]*)\)", comments[0] if comments else "")
     src = re.search(r"Source: repository (\S+), (\S+)", comments[1] if len(comments) > 1 else "")
     if not head or not src:
-        raise ValueError(f"{path}: header must start with the 'platform aws_<instance> (AWS <GravitonN>, Arm "
+        raise E3GymError(f"{path}: header must start with the 'platform aws_<instance> (AWS <GravitonN>, Arm "
                          "<core>, <n> vCPU), <TFLite|ArmNN> (...)' line and the 'Source: repository ..., <path>' line")
     return {"instance": head[1], "cpu_model": f"AWS {head[2]} (Arm {head[3]})", "vcpus": int(head[4]),
             "framework": f"{head[5]} ({head[6]})", "repository": src[1], "path": src[2]}
@@ -327,15 +327,15 @@ def aws_table_device(path: Path, canonical: Mapping[str, float]) -> dict[str, An
     path = Path(path)
     m = re.fullmatch(r"mlperf5-aws-(([a-z0-9]+)\.[a-z0-9]+)-(tflite|armnn)\.csv", path.name)
     if not m:
-        raise ValueError(f"{path}: expected a file name like mlperf5-aws-<instance>-<tflite|armnn>.csv")
+        raise E3GymError(f"{path}: expected a file name like mlperf5-aws-<instance>-<tflite|armnn>.csv")
     instance, family, backend = m[1], m[2], m[3]
     if family not in AWS_TIER_REASONS:
-        raise ValueError(f"{path}: no tier hint for instance family {family!r}; known: {sorted(AWS_TIER_REASONS)}")
+        raise E3GymError(f"{path}: no tier hint for instance family {family!r}; known: {sorted(AWS_TIER_REASONS)}")
     tier, why = AWS_TIER_REASONS[family]
     comments, rows = read_mlperf_csv(path)
     head = aws_header(comments, path)
     if head["instance"] != instance or not head["framework"].lower().startswith(backend):
-        raise ValueError(f"{path}: header names {head['instance']} / {head['framework']}, the file name "
+        raise E3GymError(f"{path}: header names {head['instance']} / {head['framework']}, the file name "
                          f"{instance} / {backend}")
     models, differ = {}, []
     for row in rows:
@@ -420,15 +420,15 @@ def krai_devices(path: Path) -> dict[str, dict[str, Any]]:
     out = {}
     for row in rows:
         if row["platform"] not in KRAI_BOARDS:
-            raise ValueError(f"{path}: unknown platform {row['platform']!r}; known: {sorted(KRAI_BOARDS)}")
+            raise E3GymError(f"{path}: unknown platform {row['platform']!r}; known: {sorted(KRAI_BOARDS)}")
         prefix, key, hardware = KRAI_BOARDS[row["platform"]]
         backend = row["backend"].split("-")[0]
         name, detail = f"{prefix}-{backend}", notes_by_row.get(f"{key}/{backend}")
         if detail is None:
-            raise ValueError(f"{path}: no '# Row N {key}/{backend}: ...' header line for the {name} row")
+            raise E3GymError(f"{path}: no '# Row N {key}/{backend}: ...' header line for the {name} row")
         figures = {k: sig(int(m[1]) / 1e6) for k, rx in KRAI_FIGURES.items() if (m := re.search(rx, detail))}
         if figures.get("early_stopping_p90") != sig(float(row["latency_p90_ms"])):
-            raise ValueError(f"{path}: {name} latency_p90_ms {row['latency_p90_ms']} is not the early-stopping p90 "
+            raise E3GymError(f"{path}: {name} latency_p90_ms {row['latency_p90_ms']} is not the early-stopping p90 "
                              f"of its header line ({figures.get('early_stopping_p90')} ms)")
         entry: dict[str, Any] = {"total": single_figure(float(row["latency_p90_ms"]))}
         notes = [detail, "the latency is of MLPerf's ResNet50 v1.5, the architecture of torchvision's resnet50; "
@@ -566,7 +566,7 @@ def carry_block_costs(models: dict[str, Any], existing: Path) -> dict[str, Any]:
         costs = {(m["name"], b["name"]): {k: b[k] for k in BLOCK_COSTS if k in b}
                  for m in old["models"] for b in m.get("blocks") or []}
     except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{existing}: cannot read per-block costs to carry over ({e})") from e
+        raise E3GymError(f"{existing}: cannot read per-block costs to carry over ({e})") from e
     for m in models["models"]:
         for b in m.get("blocks") or []:
             b.update(costs.get((m["name"], b["name"]), {}))
@@ -591,7 +591,7 @@ def build_all(reference: Path, sources: Path = Path(SOURCES), existing: Path | N
     canonical = {m["name"]: m["accuracy"]["top1"] for m in out["models/mlperf-tflite.json"]["models"]}
     tables = sorted(sources.glob("mlperf5-aws-*.csv"))
     if not tables:
-        raise ValueError(f"sources {sources}: no mlperf5-aws-*.csv tables found")
+        raise E3GymError(f"sources {sources}: no mlperf5-aws-*.csv tables found")
     for path in tables:
         device = aws_table_device(path, canonical)
         devices[device["name"]] = device
@@ -610,7 +610,7 @@ def check_consistent(refs: Mapping[str, Mapping[str, Any]], files: Mapping[str, 
     first = next(iter(refs.values()))
     for name, r in refs.items():
         if sig(r) != sig(first):
-            raise ValueError(f"reference for {name!r} has other blocks or activation sizes than the others")
+            raise E3GymError(f"reference for {name!r} has other blocks or activation sizes than the others")
     models = {m.name: m for f, d in files.items() if f.startswith("models/") for m in parse_models(d, f)}
     for f, d in files.items():
         if f.startswith("devices/"):

@@ -19,6 +19,8 @@ import torch
 from torch import fx
 from torch.fx.passes.shape_prop import ShapeProp
 
+from e3gym.errors import E3GymError
+
 
 def trace(model: torch.nn.Module, x: torch.Tensor, label: str = "model") -> fx.GraphModule:
     """Symbolically trace ``model`` and record every node's output shape on the example input ``x``."""
@@ -26,16 +28,16 @@ def trace(model: torch.nn.Module, x: torch.Tensor, label: str = "model") -> fx.G
         gm = fx.symbolic_trace(model)
     except Exception as err:  # tracing runs arbitrary user code: any failure means "not traceable"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"cannot trace {label} with torch.fx ({type(err).__name__}: {first}); a model with "
+        raise E3GymError(f"cannot trace {label} with torch.fx ({type(err).__name__}: {first}); a model with "
                          "data-dependent control flow cannot be split into blocks") from None
     inputs = [n for n in gm.graph.nodes if n.op == "placeholder"]
     if len(inputs) != 1:
-        raise ValueError(f"{label} takes {len(inputs)} inputs; only single-input models can be profiled")
+        raise E3GymError(f"{label} takes {len(inputs)} inputs; only single-input models can be profiled")
     with torch.inference_mode():
         ShapeProp(gm).propagate(x)
     out = _output_value(gm, label)
     if "tensor_meta" not in out.meta:
-        raise ValueError(f"{label} does not return a single tensor; only models returning one tensor can be profiled")
+        raise E3GymError(f"{label} does not return a single tensor; only models returning one tensor can be profiled")
     return gm
 
 
@@ -43,7 +45,7 @@ def _output_value(gm: fx.GraphModule, label: str) -> fx.Node:
     output = next(n for n in gm.graph.nodes if n.op == "output")
     value = output.args[0]
     if not isinstance(value, fx.Node):
-        raise ValueError(f"{label} does not return a single tensor; only models returning one tensor can be profiled")
+        raise E3GymError(f"{label} does not return a single tensor; only models returning one tensor can be profiled")
     return value
 
 
@@ -200,5 +202,5 @@ def check_composition(model: Callable[[torch.Tensor], Any], blocks: Sequence[tup
     y_f = y.dequantize() if y.is_quantized else y
     if ref_f.shape != y_f.shape or not torch.allclose(ref_f.float(), y_f.float(), rtol=rtol, atol=atol):
         diff = (ref_f.float() - y_f.float()).abs().max().item() if ref_f.shape == y_f.shape else "shape"
-        raise ValueError(f"the {len(blocks)} blocks of {label} do not compose to its forward "
+        raise E3GymError(f"the {len(blocks)} blocks of {label} do not compose to its forward "
                          f"(max abs difference {diff}); it cannot be profiled block by block")

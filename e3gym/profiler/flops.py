@@ -26,6 +26,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import flop_registry
 
+from e3gym.errors import E3GymError
+
 FLOP_KINDS = ("conv", "fc", "other")
 _aten = torch.ops.aten
 _CONV = {_aten.convolution, _aten._convolution, _aten.cudnn_convolution, _aten._slow_conv2d_forward,
@@ -141,7 +143,7 @@ def block_costs(blocks: Iterable[tuple[str, Any]], x: torch.Tensor) -> list[dict
     for name, block in blocks:
         flops, y = count_flops(block, y)
         if not isinstance(y, torch.Tensor):
-            raise ValueError(f"block {name!r} returns {type(y).__name__}, not one tensor: blocks must pass a "
+            raise E3GymError(f"block {name!r} returns {type(y).__name__}, not one tensor: blocks must pass a "
                              "single tensor from one to the next")
         out.append({"name": name, "flops": flops,
                     "param_bytes": param_bytes(block) if isinstance(block, torch.nn.Module) else 0,

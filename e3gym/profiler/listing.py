@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from e3gym.errors import E3GymError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Subcommands ``list`` and ``show`` of ``e3gym profiles``."""
@@ -36,7 +38,7 @@ def load_roots(dirs: list[Path]) -> list[tuple[str, Any]]:
     out = [("builtin", builtin_library())]
     for d in dirs:
         if not (d / "models").is_dir() and not (d / "devices").is_dir():
-            raise ValueError(f"--dir {d}: expected a folder with models/ and/or devices/ subfolders")
+            raise E3GymError(f"--dir {d}: expected a folder with models/ and/or devices/ subfolders")
         out.append((str(d), ProfileLibrary.from_dirs(d)))
     return out
 
@@ -132,7 +134,7 @@ def _find(roots: list[tuple[str, Any]], name: str) -> tuple[str, str, Any]:
     known = sorted({n for _, lib in roots for n in (*lib.devices, *lib.models)})
     close = difflib.get_close_matches(name, known, n=4, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}?" if close else "run `e3gym profiles list` for the names"
-    raise ValueError(f"no device or model profile named {name!r}: {hint}")
+    raise E3GymError(f"no device or model profile named {name!r}: {hint}")
 
 
 def device_details(dev: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from e3gym.errors import E3GymError
 from e3gym.profiler.flops import block_costs
 
 
@@ -25,7 +26,7 @@ def latency_stats(fn: Callable[[Any], Any], x: Any, device: str = "cpu", runs: i
     ``idle_s``: sleep that long before each timed run, as sporadic requests find the machine idle.
     """
     if runs < 1:
-        raise ValueError(f"runs must be >= 1, got {runs}")
+        raise E3GymError(f"runs must be >= 1, got {runs}")
     with torch.inference_mode():
         for _ in range(max(0, warmup)):
             fn(x)

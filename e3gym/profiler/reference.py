@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from e3gym.core.profiles import parse_models
+from e3gym.errors import E3GymError
 from e3gym.profiler.flops import block_costs
 
 FAMILIES = ("resnet", "resnext", "wide_resnet", "regnet", "shufflenet", "squeezenet", "mobilenet", "efficientnet",
@@ -62,7 +63,7 @@ def reference_blocks(name: str, model: torch.nn.Module) -> list[tuple[str, torch
         # ConvNeXt's classifier starts with its own flatten-free LayerNorm2d, so its pool keeps 4 dims
         pool = avgpool if name.startswith("convnext") else torch.nn.Sequential(avgpool, flatten)
         return [*features, ("pool", pool), ("classifier", model.classifier)]
-    raise ValueError(f"no reference partition for {name!r}: it covers the families {', '.join(FAMILIES)}")
+    raise E3GymError(f"no reference partition for {name!r}: it covers the families {', '.join(FAMILIES)}")
 
 
 def torchvision_model(name: str) -> torch.nn.Module:
@@ -70,7 +71,7 @@ def torchvision_model(name: str) -> torch.nn.Module:
     try:
         from torchvision import models as tvm
     except ImportError:
-        raise ValueError("torchvision is not installed: pip install 'e3gym[profile]'") from None
+        raise E3GymError("torchvision is not installed: pip install 'e3gym[profile]'") from None
     return tvm.get_model(name, weights=None).eval()
 
 
@@ -88,7 +89,7 @@ def fill_costs(data: dict[str, Any], resolution: int | None = None) -> dict[str,
         got = [(c["name"], c["output_bytes"]) for c in costs]
         want = [(b["name"], b["output_bytes"]) for b in spec["blocks"]]
         if got != want:
-            raise ValueError(f"model {name!r}: the reference partition gives blocks {got}, the file has {want}")
+            raise E3GymError(f"model {name!r}: the reference partition gives blocks {got}, the file has {want}")
         for block, cost in zip(spec["blocks"], costs):
             block["flops"] = {k: float(v) for k, v in cost["flops"].items()}
             block["param_bytes"] = int(cost["param_bytes"])

@@ -14,6 +14,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from e3gym.errors import E3GymError
+
 ACTIONS = ("run", "serve", "client")
 DEFAULT_RATES = [5.0, 50.0]
 DEFAULT_LOADS = [5.0, 15.0]
@@ -91,11 +93,11 @@ def _settings(args: argparse.Namespace, mode: str):
     from e3gym.validate.shaping import LinkSpec
 
     if args.port is not None and not 0 <= args.port <= 65535:
-        raise ValueError(f"--port must be in 0..65535, got {args.port}")
+        raise E3GymError(f"--port must be in 0..65535, got {args.port}")
     rates = args.rates_mbps if args.rates_mbps is not None else ([] if args.traces else DEFAULT_RATES)
     for t in args.traces:
         if not t.is_file():
-            raise ValueError(f"--traces {t}: no such file")
+            raise E3GymError(f"--traces {t}: no such file")
     links = [LinkSpec(rate_bps=r * 1e6) for r in rates] + [LinkSpec(trace=t) for t in args.traces]
     rtt = args.rtt_ms if args.rtt_ms is not None else (None if mode == "remote" else 20.0)
     return Settings(out=args.out, links=links, loads=args.loads, models=args.models, cuts=args.cuts,
@@ -110,9 +112,9 @@ def run(args: argparse.Namespace) -> int:
         return _serve(args)
     if args.action == "client":
         if not args.host or args.port is None:
-            raise ValueError("client needs --host and --port of a running 'e3gym validate serve'")
+            raise E3GymError("client needs --host and --port of a running 'e3gym validate serve'")
         if args.rates_mbps is None and not args.traces:
-            raise ValueError("client needs --rates-mbps: the rate of the link to the server "
+            raise E3GymError("client needs --rates-mbps: the rate of the link to the server "
                              "(what the simulator assumes)")
         settings = _settings(args, "remote")
     else:
@@ -156,7 +158,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     host, port = args.host or "127.0.0.1", 5399 if args.port is None else args.port
     if args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+        raise E3GymError(f"--workers must be >= 1, got {args.workers}")
     sock = bind(host, port)  # a taken port fails before the models load
     try:
         pin(None)  # one torch thread per worker

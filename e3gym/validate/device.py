@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from e3gym.errors import E3GymError
 from e3gym.validate import framing as fr
 from e3gym.validate.delay import DelayLine
 from e3gym.validate.server import Sender, boot_id, bucket_from
@@ -76,7 +77,7 @@ class Device:
     def run(self, job: Job) -> dict[str, Any]:
         """Serve the job's requests; returns per-request stamps (seconds after t0, this clock)."""
         if job.model not in self.models:
-            raise ValueError(f"this device has no model {job.model!r}")
+            raise E3GymError(f"this device has no model {job.model!r}")
         model = self.models[job.model]
         model.check_cut(job.cut)
         local = job.cut >= model.n_blocks
@@ -85,7 +86,7 @@ class Device:
             for _ in range(3):  # warm up this cut's code path outside the timed run
                 self._work(job)
             if time.monotonic() > job.t0:
-                raise ValueError("setup took longer than the start margin; the machine is too busy "
+                raise E3GymError("setup took longer than the start margin; the machine is too busy "
                                  "(retry, or raise --start-margin)")
             records = []
             for request_id, arrival in job.requests:
@@ -122,7 +123,7 @@ class _Link:
         try:
             self.sock = socket.create_connection((job.host, job.port), timeout=10)
         except OSError as err:
-            raise ValueError(f"cannot connect to the edge server at {job.host}:{job.port} ({err.strerror or err}): "
+            raise E3GymError(f"cannot connect to the edge server at {job.host}:{job.port} ({err.strerror or err}): "
                              "is it running (e3gym validate serve), and is the port right?") from None
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         shape = dict(job.shape, t0=job.t0) if job.shape else None
@@ -131,7 +132,7 @@ class _Link:
         reply = self._expect(fr.HELLO_OK, "hello")
         hello = fr.parse_json(reply.body, "hello-ok")
         if hello.get("n_blocks") != n_blocks:
-            raise ValueError(f"the edge server splits {job.model} into {hello.get('n_blocks')} blocks, this device "
+            raise E3GymError(f"the edge server splits {job.model} into {hello.get('n_blocks')} blocks, this device "
                              f"into {n_blocks}: run both sides with the same e3gym and torch")
         self.offset_s, self.rtt_s = self._clock(hello.get("boot_id") == boot_id() != "")
         self.sock.settimeout(None)
@@ -150,11 +151,11 @@ class _Link:
         try:
             msg = fr.read_message(self.sock)
         except fr.PeerClosed:
-            raise ValueError(f"the edge server closed the connection during the {what}") from None
+            raise E3GymError(f"the edge server closed the connection during the {what}") from None
         except socket.timeout:
-            raise ValueError(f"the edge server did not answer the {what} within 10 s") from None
+            raise E3GymError(f"the edge server did not answer the {what} within 10 s") from None
         if msg.kind == fr.ERROR:
-            raise ValueError(f"the edge server refused: {msg.body.decode('utf-8', 'replace')}")
+            raise E3GymError(f"the edge server refused: {msg.body.decode('utf-8', 'replace')}")
         if msg.kind != kind:
             raise fr.FramingError(f"expected a {fr.KIND_NAMES[kind]} message, got {fr.KIND_NAMES[msg.kind]}")
         return msg
@@ -185,7 +186,7 @@ class _Link:
             while True:
                 msg = fr.read_message(self.sock)
                 if msg.kind == fr.ERROR:
-                    raise ValueError(f"the edge server reported: {msg.body.decode('utf-8', 'replace')}")
+                    raise E3GymError(f"the edge server reported: {msg.body.decode('utf-8', 'replace')}")
                 if msg.kind != fr.RESULT:
                     continue
                 request_id, stamps, _top5 = fr.parse_result(msg.body)
@@ -213,7 +214,7 @@ class _Link:
             self._fail(f"sending failed: {self.sender.error}")
         if self.error is not None:
             why = f": {self.error}" if self.error else ""
-            raise ValueError(f"the edge server at {self.job.host}:{self.job.port} closed the connection "
+            raise E3GymError(f"the edge server at {self.job.host}:{self.job.port} closed the connection "
                              f"mid-run (after {len(self.results)} results, {sent} of {n} requests sent){why}; "
                              "check that it is still running")
 
@@ -225,7 +226,7 @@ class _Link:
                     self.check_alive(n, n)  # the condition's lock is re-entrant
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise ValueError(f"only {len(self.results)} of {n} results came back within {timeout_s:.0f} s "
+                    raise E3GymError(f"only {len(self.results)} of {n} results came back within {timeout_s:.0f} s "
                                      "after the last request; the link or the server is stalled")
                 self.done.wait(min(left, 0.5))
 

@@ -13,6 +13,8 @@ import io
 import numpy as np
 import torch
 
+from e3gym.errors import E3GymError
+
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 _SCALE = torch.tensor([1.0 / (255.0 * s) for s in STD]).view(3, 1, 1)
@@ -27,10 +29,10 @@ def camera_frame(resolution: int = 224, photo: str = "astronaut") -> np.ndarray:
     try:
         import skimage.data
     except ImportError:
-        raise ValueError("the validation frame comes from scikit-image's sample photos: "
+        raise E3GymError("the validation frame comes from scikit-image's sample photos: "
                          "pip install scikit-image") from None
     if photo not in PHOTOS:
-        raise ValueError(f"unknown photo {photo!r}; expected one of {', '.join(PHOTOS)}")
+        raise E3GymError(f"unknown photo {photo!r}; expected one of {', '.join(PHOTOS)}")
     img = Image.fromarray(getattr(skimage.data, photo)()).convert("RGB")
     return np.asarray(centre_crop(img, resolution), dtype=np.uint8).copy()
 
@@ -72,4 +74,4 @@ def decode_jpeg(data: bytes | memoryview) -> np.ndarray:
         with Image.open(io.BytesIO(bytes(data))) as img:
             return np.array(img.convert("RGB"))
     except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"not a JPEG frame ({err})") from None
+        raise E3GymError(f"not a JPEG frame ({err})") from None

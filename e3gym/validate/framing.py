@@ -14,6 +14,7 @@ import struct
 import time
 from dataclasses import dataclass
 from typing import Any
+
 from e3gym.errors import E3GymError
 
 MAGIC = b"E3V"

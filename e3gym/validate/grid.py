@@ -5,9 +5,16 @@ import math
 from pathlib import Path
 from typing import Any
 
+from e3gym.errors import E3GymError
 from e3gym.validate import report
-from e3gym.validate.compare import (COMPONENTS, REL_FLOOR_S, decision_agreement, error_stats, measured_components,
-                                    predicted_components)
+from e3gym.validate.compare import (
+    COMPONENTS,
+    REL_FLOOR_S,
+    decision_agreement,
+    error_stats,
+    measured_components,
+    predicted_components,
+)
 from e3gym.validate.models import profile_name, split_model
 from e3gym.validate.predict import predict, scenario
 from e3gym.validate.profiling import check_models, load_library, pick_device, run_profiler
@@ -19,20 +26,20 @@ def check_settings(s: Settings) -> dict:
     """Validate the grid before anything starts; returns the split models (for their cuts)."""
     for name, v, low in (("--requests", s.requests, 1), ("--workers", s.workers, 1), ("--users", s.users, 1)):
         if v < low:
-            raise ValueError(f"{name} must be >= {low}, got {v}")
+            raise E3GymError(f"{name} must be >= {low}, got {v}")
     if not 1 <= s.quality <= 100:
-        raise ValueError(f"--quality must be in 1..100, got {s.quality}")
+        raise E3GymError(f"--quality must be in 1..100, got {s.quality}")
     if not s.links:
-        raise ValueError("no link to validate: give --rates-mbps and/or --traces")
+        raise E3GymError("no link to validate: give --rates-mbps and/or --traces")
     for link in s.links:
         if link.trace is None and not (math.isfinite(link.rate_bps) and link.rate_bps >= 0.1e6):
-            raise ValueError(f"--rates-mbps {link.rate_bps / 1e6:g}: a rate must be >= 0.1 Mbps")
+            raise E3GymError(f"--rates-mbps {link.rate_bps / 1e6:g}: a rate must be >= 0.1 Mbps")
         if link.trace is not None:
             link.schedule(1.0)  # a malformed trace fails here, naming the file and line
     if not s.loads or any(not (math.isfinite(x) and x > 0) for x in s.loads):
-        raise ValueError(f"--loads must be positive request rates (requests per second), got {s.loads}")
+        raise E3GymError(f"--loads must be positive request rates (requests per second), got {s.loads}")
     if s.rtt_ms is not None and not (math.isfinite(s.rtt_ms) and 0 <= s.rtt_ms <= 2000):
-        raise ValueError(f"--rtt-ms must be in [0, 2000], got {s.rtt_ms}")
+        raise E3GymError(f"--rtt-ms must be in [0, 2000], got {s.rtt_ms}")
     splits = {spec: split_model(spec) for spec in s.models}
     for split in splits.values():
         for cut in s.cuts or []:

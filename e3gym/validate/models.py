@@ -20,6 +20,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from e3gym.errors import E3GymError
+
 INPUT_SHAPE = (3, 224, 224)
 MAX_BLOCKS = 40  # e3gym profile's default: the profile and the pipeline must split alike
 
@@ -78,7 +80,7 @@ def build_module(spec: str) -> nn.Module:
         try:
             factory: Callable[[], nn.Module] = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as err:
-            raise ValueError(f"model {spec!r}: cannot load {target} ({type(err).__name__}: {err}); known: "
+            raise E3GymError(f"model {spec!r}: cannot load {target} ({type(err).__name__}: {err}); known: "
                              f"{', '.join(MODELS)}, package.module:factory, or a torchvision name") from None
         return factory().eval()
     from e3gym.profiler.cli import import_torchvision
@@ -86,12 +88,12 @@ def build_module(spec: str) -> nn.Module:
     try:
         import_torchvision()
     except ValueError:
-        raise ValueError(f"unknown model {spec!r}: use one of {', '.join(MODELS)} or package.module:factory "
+        raise E3GymError(f"unknown model {spec!r}: use one of {', '.join(MODELS)} or package.module:factory "
                          "(torchvision models need pip install 'e3gym[profile]')") from None
     from torchvision import models as tvm
 
     if spec not in tvm.list_models(module=tvm):
-        raise ValueError(f"unknown model {spec!r}: not one of {', '.join(MODELS)} nor a torchvision classifier")
+        raise E3GymError(f"unknown model {spec!r}: not one of {', '.join(MODELS)} nor a torchvision classifier")
     return tvm.get_model(spec, weights=None).eval()
 
 
@@ -136,7 +138,7 @@ class SplitModel:
         """ValueError unless ``0 <= cut <= L`` (``L``: everything on the device)."""
         if not 0 <= cut <= self.n_blocks:
             n = self.n_blocks
-            raise ValueError(f"--cuts {cut}: model {self.spec} has {n} blocks, so a cut is 0..{n} "
+            raise E3GymError(f"--cuts {cut}: model {self.spec} has {n} blocks, so a cut is 0..{n} "
                              f"(0 sends the frame, {n} runs everything on the device)")
 
 
@@ -161,5 +163,5 @@ def check_blocks_match(split: SplitModel, profile_blocks: list[str]) -> None:
     """ValueError unless the pipeline's blocks are the profile's (same names, same order)."""
     names = [n for n, _ in split.blocks]
     if names != list(profile_blocks):
-        raise ValueError(f"model {split.spec}: the pipeline splits it into {len(names)} blocks but the profile has "
+        raise E3GymError(f"model {split.spec}: the pipeline splits it into {len(names)} blocks but the profile has "
                          f"{len(profile_blocks)} other ones; profile it again with this torch (omit --profiles)")

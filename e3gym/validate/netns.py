@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+
 from e3gym.errors import E3GymError
 
 PREFIX = "e3v-"

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from e3gym.core.profiles import ProfileLibrary, builtin_profile_dir
+from e3gym.errors import E3GymError
 from e3gym.validate.models import check_blocks_match, profile_name, profile_spec
 from e3gym.validate.procs import child_env, split_cores
 
@@ -37,14 +38,14 @@ def run_profiler(specs: list[str], out: Path, runs: int = 20, idle_ms: float = I
                           preexec_fn=lambda: os.sched_setaffinity(0, cores))
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise ValueError(f"profiling failed: {tail}")
+        raise E3GymError(f"profiling failed: {tail}")
     return out
 
 
 def load_library(profiles: Path) -> ProfileLibrary:
     """The measured profiles next to the shipped ones (the codec model and built-ins stay available)."""
     if not (profiles / "devices").is_dir():
-        raise ValueError(f"--profiles {profiles}: no devices/ folder there; make one with "
+        raise E3GymError(f"--profiles {profiles}: no devices/ folder there; make one with "
                          f"e3gym profile --out {profiles}")
     return ProfileLibrary.from_dirs(profiles, builtin_profile_dir())
 
@@ -60,7 +61,7 @@ def pick_device(library: ProfileLibrary, profiles: Path, name: str | None) -> st
         return DEVICE_NAME
     if len(own) == 1:
         return own[0]
-    raise ValueError(f"--profiles {profiles} holds {len(own)} device profiles ({', '.join(own) or 'none'}): "
+    raise E3GymError(f"--profiles {profiles} holds {len(own)} device profiles ({', '.join(own) or 'none'}): "
                      "name one with --device-profile")
 
 

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from e3gym.errors import E3GymError
 from e3gym.validate import netns
 from e3gym.validate.procs import Child, split_cores
 from e3gym.validate.shaping import LinkSpec, ScheduleRunner
@@ -112,7 +113,7 @@ class Session:
             return
         why = netns.netns_unavailable() if self.mode in ("auto", "netns") else None
         if why and self.mode == "netns":
-            raise ValueError(why)
+            raise E3GymError(why)
         if why or self.mode == "loopback":
             how = f"LOOPBACK fallback, no namespaces: {why}" if why else "LOOPBACK (--mode loopback)"
             self.mode = "loopback"
@@ -219,7 +220,7 @@ class Session:
                 runner.stop()
                 runner.join(timeout=5)
         if runner is not None and runner.error is not None:
-            raise ValueError(f"changing the link rate failed mid-run: {runner.error}")
+            raise E3GymError(f"changing the link rate failed mid-run: {runner.error}")
         if rtts:
             self.rtt_measured_s = min(rtts)
         return sorted(records, key=lambda r: r["id"])

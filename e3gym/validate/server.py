@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from e3gym.errors import E3GymError
 from e3gym.validate import framing as fr
 from e3gym.validate.delay import DelayLine
 from e3gym.validate.shaping import TokenBucket, rate_at
@@ -71,9 +72,9 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as err:
         sock.close()
         if err.errno == errno.EADDRINUSE:
-            raise ValueError(f"port {port} on {host} is in use: pick another --port "
+            raise E3GymError(f"port {port} on {host} is in use: pick another --port "
                              "(or stop what listens there)") from None
-        raise ValueError(f"cannot listen on {host}:{port} ({err.strerror}): check --host/--port") from None
+        raise E3GymError(f"cannot listen on {host}:{port} ({err.strerror}): check --host/--port") from None
     sock.listen(64)
     return sock
 
@@ -171,12 +172,12 @@ class Connection:
         hello = fr.parse_json(msg.body, "hello")
         spec = hello.get("model")
         if spec not in self.server.models:
-            raise ValueError(f"this edge server has no model {spec!r}; it serves {', '.join(self.server.models)} "
+            raise E3GymError(f"this edge server has no model {spec!r}; it serves {', '.join(self.server.models)} "
                              "(start it with --models naming it)")
         self.model = self.server.models[spec]
         delay = hello.get("delay_s", 0.0)
         if not isinstance(delay, (int, float)) or not 0 <= delay <= 10:
-            raise ValueError(f"delay_s must be a number of seconds in [0, 10], got {delay!r}")
+            raise E3GymError(f"delay_s must be a number of seconds in [0, 10], got {delay!r}")
         self.delay_s = float(delay)
         self.sender = Sender(self.sock, bucket_from(hello.get("shape")), name=f"e3v-send-{self.peer}")
         self.sender.put(fr.encode(fr.HELLO_OK, fr.json_body(
@@ -196,12 +197,12 @@ class Connection:
                 raise fr.FramingError(f"unexpected {fr.KIND_NAMES[msg.kind]} message")
             request_id, cut, payload = fr.parse_request(msg.body)
             if not 0 <= cut < n_blocks:
-                raise ValueError(f"request {request_id}: cut {cut} is outside {self.model.spec}'s blocks "
+                raise E3GymError(f"request {request_id}: cut {cut} is outside {self.model.spec}'s blocks "
                                  f"0..{n_blocks - 1}")
             if cut > 0:
                 expect = 4 * math.prod(self.model.activation_shape(cut))
                 if len(payload) != expect:
-                    raise ValueError(f"request {request_id}: {len(payload)} bytes of activation at cut {cut}, "
+                    raise E3GymError(f"request {request_id}: {len(payload)} bytes of activation at cut {cut}, "
                                      f"expected {expect} (float32 {self.model.activation_shape(cut)})")
             job = Job(self, request_id, cut, payload, {"recv_first": msg.first_s, "recv_done": msg.done_s})
             delay.put(job, msg.done_s)
@@ -218,7 +219,7 @@ class EdgeServer:
     def __init__(self, models: dict, workers: int, host: str = "127.0.0.1", port: int = 0,
                  log: Callable[[str], None] | None = None, sock: socket.socket | None = None):
         if workers < 1:
-            raise ValueError(f"--workers must be >= 1, got {workers}")
+            raise E3GymError(f"--workers must be >= 1, got {workers}")
         self.models, self.workers = models, workers
         self.log = log or (lambda text: print(f"e3gym validate serve: {text}", file=sys.stderr, flush=True))
         self.sock = sock or bind(host, port)  # a socket bound before the slow model loading fails fast

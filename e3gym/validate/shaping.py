@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from e3gym.errors import E3GymError
+
 # tc cannot shape to 0 bit/s; a trace's coverage holes become this trickle (the simulator waits them out)
 MIN_RATE_BPS = 8_000.0
 
@@ -58,9 +60,9 @@ def trace_schedule(durations_s: Sequence[float], rates_bps: Sequence[float], hor
     Consecutive segments of the same (floored) rate are one change; the first change is at 0.
     """
     if not durations_s or len(durations_s) != len(rates_bps):
-        raise ValueError("a trace needs equal, non-zero numbers of durations and rates")
+        raise E3GymError("a trace needs equal, non-zero numbers of durations and rates")
     if any(not (math.isfinite(d) and d > 0) for d in durations_s):
-        raise ValueError("trace segment durations must be positive")
+        raise E3GymError("trace segment durations must be positive")
     out: Schedule = []
     t, i = 0.0, 0
     while t < horizon_s or not out:
