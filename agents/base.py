@@ -132,8 +132,8 @@ def resolve_agent_class(spec: str) -> type:
         cls = getattr(module, attr)
     except AttributeError:
         raise AgentSpecError(f"agent {spec!r}: module {module_name!r} has no attribute {attr!r}") from None
-    if not callable(cls):
-        raise AgentSpecError(f"agent {spec!r}: {attr!r} is not a class or factory")
+    if not inspect.isclass(cls):  # `os:system` and other callables are not agents
+        raise AgentSpecError(f"agent {spec!r}: {attr!r} is a {type(cls).__name__}, not a class")
     return cls
 
 

@@ -533,6 +533,8 @@ BAD_SUITES: dict[str, tuple[str, str, str]] = {  # label: (old text, new text, r
     "agent-name-number": ('name = "always_local"', "name = 5", "name"),
     "agent-spec-os-system-missing": ('name = "always_local"', 'name = "x"\nspec = "no_such_module:Thing"',
                                      "no_such_module"),
+    "agent-spec-function": ('name = "always_local"', 'name = "x"\nspec = "os:system"\nkwargs = { command = "true" }',
+                            "not a class"),
     "agent-duplicate": ('name = "always_local"', 'name = "always_local"\n[[agents]]\nname = "always_local"',
                         "duplicate"),
     "not-toml": ("[[agents]]", "[[agents]", "not valid TOML"),

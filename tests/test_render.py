@@ -12,7 +12,7 @@ from gymnasium.utils.env_checker import check_env
 
 import e3gym
 from e3gym.core.cluster import FifoResource
-from e3gym.envs.render import LANE_SHADES, TIER_COLOURS, TIER_EDGES
+from e3gym.envs.render import LABEL_INK, LABEL_PX, LANE_SHADES, TIER_COLOURS, TIER_EDGES
 
 from conftest import small_scenario
 
@@ -25,8 +25,8 @@ def make(env_id, **kwargs):
 
 
 def lane_columns(image, lane, lane_px=16):
-    """Columns of the lane's middle row that are not background."""
-    row = image[lane * lane_px + lane_px // 2]
+    """Columns of the lane's middle row that are not background, right of the label panel."""
+    row = image[lane * lane_px + lane_px // 2, LABEL_PX:]
     return np.flatnonzero((row != LANE_SHADES[lane % 2]).any(axis=1))
 
 
@@ -43,7 +43,9 @@ def test_every_env_renders_an_image_and_text(env_id):
     env.reset(seed=0)
     blank = env.render()
     assert blank.dtype == np.uint8 and blank.ndim == 3 and blank.shape[2] == 3
-    assert {tuple(p) for p in blank.reshape(-1, 3)} <= {tuple(s) for s in LANE_SHADES}
+    assert {tuple(p) for p in blank[:, LABEL_PX:].reshape(-1, 3)} <= {tuple(s) for s in LANE_SHADES}
+    ink = (blank[:, :LABEL_PX] == LABEL_INK).all(axis=2).any(axis=1).reshape(-1, 16)  # rows with ink, per lane
+    assert ink.any(axis=1).all(), "every lane is named"
     env.action_space.seed(0)
     for _ in range(5):
         *_, terminated, truncated, _ = env.step(env.action_space.sample())
@@ -131,7 +133,7 @@ def test_image_bars_span_the_breakdown_of_an_edge_request():
             continue
         first, last = expected_columns(*expected[lane], t0, t1)
         assert abs(cols[0] - first) <= 1 and abs(cols[-1] - last) <= 1, lanes[lane]
-        row = image[lane * 16 + 8, cols]
+        row = image[lane * 16 + 8, LABEL_PX + cols]
         assert {tuple(p) for p in row} <= {tuple(TIER_COLOURS[1]), tuple(TIER_EDGES[1])}  # edge blue
 
 
@@ -175,7 +177,7 @@ def test_the_image_keeps_the_last_twenty_requests_and_resets_with_the_episode():
     env.reset(seed=1)
     image = env.render()
     assert env.timeline.window() is None
-    assert {tuple(p) for p in image.reshape(-1, 3)} <= {tuple(s) for s in LANE_SHADES}
+    assert {tuple(p) for p in image[:, LABEL_PX:].reshape(-1, 3)} <= {tuple(s) for s in LANE_SHADES}
 
 
 def test_partition_bars_follow_the_frame_breakdown():

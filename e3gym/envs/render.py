@@ -6,7 +6,8 @@ has one band per lane, top to bottom in the lanes' order, and spans the bars' ti
 ``x`` covers ``[t0 + x dt, t0 + (x + 1) dt)`` with ``t0`` the earliest start, ``dt = (t1 - t0) /
 width`` and ``t1`` the latest end, or ``t0 + max_span_s`` when that is sooner (one request stuck
 for a minute would squash the rest; bars past ``t1`` are cut at the right edge). A bar's first
-column is darker, so requests back to back on a lane stay apart.
+column is darker, so requests back to back on a lane stay apart. A panel of ``LABEL_PX`` columns on
+the left names each lane (a 3x5 pixel font, so no font files or plotting library are needed).
 """
 from __future__ import annotations
 
@@ -28,6 +29,18 @@ TIER_COLOURS = np.array([[46, 160, 67],    # end: green
                         dtype=np.uint8)
 TIER_EDGES = (TIER_COLOURS.astype(np.uint16) * 3 // 5).astype(np.uint8)  # a bar's first column
 LANE_SHADES = np.array([[250, 250, 250], [228, 228, 228]], dtype=np.uint8)  # alternate lane backgrounds
+LABEL_PX = 112  # the lane-name panel left of the bars: 13 characters
+LABEL_INK = np.array([60, 60, 60], dtype=np.uint8)
+# 3x5 glyphs, one string of 15 bits per character (rows top to bottom); unknown characters are blank.
+GLYPHS = dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.", (
+    "010101111101101", "110101110101110", "011100100100011", "110101101101110", "111100110100111",
+    "111100110100100", "011100101101011", "101101111101101", "111010010010111", "001001001101010",
+    "101101110101101", "100100100100111", "101111111101101", "110101101101101", "010101101101010",
+    "110101110100100", "010101101110011", "110101110101101", "011100010001110", "111010010010010",
+    "101101101101111", "101101101101010", "101101111111101", "101101010101101", "101101010010010",
+    "111001010100111", "111101101101111", "010110010010111", "110001010100111", "110001010001110",
+    "101101111001001", "111100110001110", "011100110101010", "111001010010010", "010101010101010",
+    "010101011001110", "000000111000000", "000000000000010")))
 
 
 def check_render_mode(render_mode: str | None) -> str | None:
@@ -75,14 +88,32 @@ class Timeline:
         return t0, t1 if self.max_span_s is None else min(t1, t0 + self.max_span_s)
 
     def rgb(self) -> np.ndarray:
-        """An ``(n_lanes * lane_px, width, 3)`` uint8 image of the kept bars (blank lanes when none)."""
+        """An ``(n_lanes * lane_px, LABEL_PX + width, 3)`` uint8 image: lane names, then the kept bars."""
         h, w = len(self.lanes) * self.lane_px, self.width
         image = np.empty((h, w, 3), dtype=np.uint8)
         for lane in range(len(self.lanes)):
             image[lane * self.lane_px:(lane + 1) * self.lane_px] = LANE_SHADES[lane % 2]
         span = self.window()
-        if span is None:
-            return image
+        if span is not None:
+            self._draw_bars(image, span)
+        return np.concatenate([self._labels(), image], axis=1)
+
+    def _labels(self) -> np.ndarray:
+        panel = np.empty((len(self.lanes) * self.lane_px, LABEL_PX, 3), dtype=np.uint8)
+        scale = max(1, (self.lane_px - 4) // 5)
+        for lane, name in enumerate(self.lanes):
+            y = lane * self.lane_px
+            panel[y:y + self.lane_px] = LANE_SHADES[lane % 2]
+            top = y + (self.lane_px - 5 * scale) // 2
+            for k, char in enumerate(name.upper()[:(LABEL_PX - 4) // (4 * scale)]):
+                bits = np.array([c == "1" for c in GLYPHS.get(char, "0" * 15)]).reshape(5, 3)
+                glyph = np.kron(bits, np.ones((scale, scale), dtype=bool))
+                x = 2 + k * 4 * scale
+                panel[top:top + 5 * scale, x:x + 3 * scale][glyph] = LABEL_INK
+        return panel
+
+    def _draw_bars(self, image: np.ndarray, span: tuple[float, float]) -> None:
+        w = self.width
         t0, t1 = span
         dt = (t1 - t0) / w if t1 > t0 else 1.0
         pad = max(1, self.lane_px // 8)
@@ -96,7 +127,6 @@ class Timeline:
                 y0, y1 = lane * self.lane_px + pad, (lane + 1) * self.lane_px - pad
                 image[y0:y1, x0:x1] = colour
                 image[y0:y1, x0] = edge
-        return image
 
     def text(self) -> str:
         """The last request: its lines, then each bar's lane, start and end (ms on the env's clock)."""
