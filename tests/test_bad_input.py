@@ -346,6 +346,7 @@ DEVICE_MUTATIONS = {
     "median-huge": (f"{R18}.median_s", 1e300, "median_s"),
     "p90-huge": (f"{R18}.p90_s", 1e300, "p90_s"),
     "p10-above-median": (f"{R18}.p10_s", 10.0, "p10_s"),
+    "p10-tiny": (f"{R18}.p10_s", 1e-300, "p90_s"),
     "n-fraction": (f"{R18}.n", 2.5, r"\.n"),
     "n-negative": (f"{R18}.n", -1, r"\.n"),
     "total-missing": (R18, _DELETE, "total"),

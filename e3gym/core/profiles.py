@@ -30,7 +30,9 @@ PROVENANCE_METHODS = ("measured", "published", "calibrated")
 FLOP_KINDS = ("conv", "fc", "other")
 # Magnitudes no inference profile reaches; beyond them a typo, not a device, is speaking.
 MAX_LATENCY_S = 3600.0
-MAX_SPREAD = 100.0  # p90 / median
+# p90 / p10 of a one-piece total, which sets the run-to-run noise (sigma <= 3.6); block spreads are
+# not used for noise, and a block timed a couple of times cold can honestly be 100x apart.
+MAX_SPREAD = 1e4
 MAX_BYTES = 2 ** 40
 
 
@@ -220,7 +222,7 @@ def _read_json(path: Path) -> dict:
     return data
 
 
-def _latency_stats(r: _Reader, obj: Any, path: str) -> LatencyStats:
+def _latency_stats(r: _Reader, obj: Any, path: str, total: bool = False) -> LatencyStats:
     med = r.nonneg(obj, "median_s", path)
     p10 = r.nonneg(obj, "p10_s", path)
     p90 = r.nonneg(obj, "p90_s", path)
@@ -229,8 +231,10 @@ def _latency_stats(r: _Reader, obj: Any, path: str) -> LatencyStats:
         raise r.fail(f"{path}.median_s", f"must be in (0, {MAX_LATENCY_S:g}] s, got {med!r}")
     if not p10 <= med <= p90:
         raise r.fail(f"{path}.p10_s", f"expected p10_s <= median_s <= p90_s, got {p10}, {med}, {p90}")
-    if p90 > MAX_SPREAD * med:
-        raise r.fail(f"{path}.p90_s", f"{p90!r} s is over {MAX_SPREAD:g}x the median {med!r} s")
+    if p90 > MAX_LATENCY_S:
+        raise r.fail(f"{path}.p90_s", f"must be <= {MAX_LATENCY_S:g} s, got {p90!r}")
+    if total and p10 > 0 and p90 > MAX_SPREAD * p10:
+        raise r.fail(f"{path}.p90_s", f"{p90!r} s is over {MAX_SPREAD:g}x p10_s ({p10!r} s)")
     return LatencyStats(med, p10, p90, n)
 
 
@@ -308,7 +312,7 @@ def parse_device(data: Mapping[str, Any], file: str = "<memory>") -> DeviceProfi
         p = f"models.{name}"
         blocks = r.get(entry, "blocks", p, list, optional=True)
         models[name] = ModelLatency(
-            total=_latency_stats(r, r.get(entry, "total", p, dict), f"{p}.total"),
+            total=_latency_stats(r, r.get(entry, "total", p, dict), f"{p}.total", total=True),
             blocks=None if blocks is None else tuple(
                 _latency_stats(r, b, f"{p}.blocks[{j}]") for j, b in enumerate(blocks)),
         )
