@@ -103,7 +103,7 @@ def import_from_path_or_cwd(module_name: str) -> Any:
         cwd = os.getcwd()
         if err.name != top or cwd in sys.path:  # the module itself was found, or the cwd was searched already
             raise
-    sys.path.insert(0, cwd)
+    sys.path.append(cwd)  # last: a json.py in the folder must not shadow the standard library
     importlib.invalidate_caches()  # a finder cached for this directory may predate the module's file
     try:
         return importlib.import_module(module_name)

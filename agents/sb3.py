@@ -80,6 +80,9 @@ def make_env(env_id: str, algo: str, monitor: bool = True, **env_kwargs: Any) ->
     """
     algo_class(algo)  # an unknown algorithm fails before the env is built
     env = gym.make(env_id, **env_kwargs)
+    if getattr(env.unwrapped, "vector_reward", False):
+        raise AgentSpecError(f"{env_id} returns a vector reward; SB3 trains on scalars: use the scalar id "
+                             f"{env_id.replace('/mo-', '/')} (or wrap it in mo_gymnasium.wrappers.LinearReward)")
     obs = env.observation_space
     if isinstance(obs, spaces.Box) and np.isfinite(obs.low).all() and np.isfinite(obs.high).all():
         # Fixed bounds, not running statistics: the same mapping in training and evaluation.
@@ -179,7 +182,8 @@ def _model_files(path: str | Path) -> tuple[Path, Path]:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with open(path, "rb") as f:  # streamed: a planted huge file is not read into memory
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _json_value(value: Any, field: str) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from e3gym.errors import E3GymError
+from e3gym.errors import E3GymError, writable_dir
 
 # Defined here, not imported from e3gym.agents.sb3, so that building the `e3gym` command line does
 # not import Stable-Baselines3 and torch.
@@ -157,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
     _check_seed("--eval-seed", args.eval_seed)
     _check_seed("--eval-seed + --eval-episodes - 1", args.eval_seed + args.eval_episodes - 1)
     env_kwargs = {"scenario": args.scenario} if args.scenario else {}
+    writable_dir(args.logdir, "--logdir")
     _make_env(args.env, args.algo, False, env_kwargs).close()  # a bad env or algorithm fails before training
     model, path = train(args.algo, args.env, args.timesteps, args.seed, args.logdir, args.checkpoint_freq,
                         env_kwargs, progress_bar=True)

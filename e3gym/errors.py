@@ -17,6 +17,17 @@ class DependencyNotInstalled(ImportError):
     """An optional package a feature needs is missing; the message gives the install command."""
 
 
+def writable_dir(path, argument: str):
+    """Create the folder ``path`` if needed; E3GymError naming ``argument`` when it cannot be."""
+    from pathlib import Path
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise E3GymError(f"{argument} {path}: cannot create the folder: {err.strerror}") from None
+    return path
+
+
 def require(module: str, extra: str, feature: str):
     """Import ``module``, or raise :class:`DependencyNotInstalled` naming the extra that provides it."""
     import importlib

@@ -120,6 +120,7 @@ scenario_case("unknown-top-level", {"user": {"count": 2}}, r"unknown key 'user'.
 scenario_case("unknown-users-key", {"users": {"cont": 2}}, r"unknown key 'cont'.*did you mean 'count'")
 scenario_case("unknown-workload-key", {"workload": {"rate": 2}}, r"unknown key 'rate'.*rate_per_s")
 scenario_case("episode-max-steps", {"episode": {"max_steps": 10}}, r"\[episode\]|episode")
+CASES.append(("scenario-spec-number", lambda tmp: _run_scenario({}, scenario=3), "scenario must be"))
 scenario_case("table-not-table", {"users": 5}, r"\[users\] must be a table")
 scenario_case("edge-not-table", {"edge": "big"}, r"\[edge\] must be a table")
 scenario_case("payload-unknown", {"payload": {"qualty": 80}}, r"did you mean 'quality'")
@@ -536,6 +537,8 @@ BAD_SUITES: dict[str, tuple[str, str, str]] = {  # label: (old text, new text, r
                                      "no_such_module"),
     "agent-spec-function": ('name = "always_local"', 'name = "x"\nspec = "os:system"\nkwargs = { command = "true" }',
                             "not a class"),
+    "scenario-env-mo": ('env = "e3gym/EndEdgeCloud-v1"', 'env = "e3gym/mo-EndEdgeCloud-v1"', "vector reward"),
+    "scenario-kwarg-scenario-number": ('id = "s"', 'id = "s"\nenv_kwargs = { scenario = 3 }', "scenario"),
     "agent-duplicate": ('name = "always_local"', 'name = "always_local"\n[[agents]]\nname = "always_local"',
                         "duplicate"),
     "not-toml": ("[[agents]]", "[[agents]", "not valid TOML"),
@@ -595,6 +598,10 @@ CLI_CASES: list[tuple[list[str], str]] = [  # argv, regex the one-line error mat
     (["train", "--env", "e3gym/Partition-v0", "--scenario", "default", "--timesteps", "10"], "--scenario"),
     (["profiles", "show", "no-such-profile"], "no-such-profile"),
     (["nonsense"], "nonsense"),
+    (["bench", "--suite", "smoke", "--seeds", "100000000"], "--seeds"),
+    (["bench", "--suite", "smoke", "--out", "/dev/null/x"], "--out"),
+    (["train", "--timesteps", "10", "--logdir", "/dev/null/x"], "--logdir"),
+    (["train", "--env", "e3gym/mo-EndEdgeCloud-v1", "--timesteps", "10"], "vector reward"),
 ]
 
 

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from e3gym.errors import E3GymError
+from e3gym.errors import E3GymError, writable_dir
 
 PUBLISH_DIR = Path("benchmarks")
 
@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if args.jobs < 1:
         raise E3GymError(f"--jobs must be >= 1, got {args.jobs}")
+    writable_dir(args.out, "--out")
     publish = _publishing(args)
     if publish and not PUBLISH_DIR.is_dir():
         raise E3GymError(f"--publish writes {PUBLISH_DIR}/LEADERBOARD.md: run it from the repository root "

@@ -144,8 +144,8 @@ class Suite:
 
     def with_seeds(self, n: int) -> "Suite":
         """The first ``n`` evaluation seeds (more are made by counting on, skipping training seeds)."""
-        if n < 1:
-            raise SuiteError(f"--seeds must be >= 1, got {n}")
+        if not 1 <= n <= MAX_EPISODES:
+            raise SuiteError(f"--seeds must be in 1..{MAX_EPISODES}, got {n}")
         seeds = list(self.seeds[:n])
         candidate = max(self.seeds) + 1
         while len(seeds) < n:
@@ -267,6 +267,9 @@ def load_suite(spec: str | Path) -> Suite:
             raise fail(f"scenarios[{i}]", "needs 'id' and 'env'")
         for key in ("id", "env", "scenario", "description"):
             text_field(s, key, f"scenarios[{i}].")
+        if isinstance(s["env"], str) and "/mo-" in s["env"]:
+            raise fail(f"scenarios[{i}].env", f"{s['env']} returns a vector reward; the leaderboard scores scalar "
+                                              f"rewards: use {s['env'].replace('/mo-', '/')}")
         if s["env"] not in registry:
             e3 = sorted(k for k in registry if k.startswith("e3gym/"))
             raise fail(f"scenarios[{i}].env", f"unknown env id {s['env']!r}; registered: {', '.join(e3)}")

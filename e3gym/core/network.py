@@ -40,6 +40,9 @@ MIN_ROW_S, MAX_ROW_S = 1e-6, 1e7  # a 'seconds Mbps' row: 1 us to ~116 days
 # A link's curve is extended as simulated time advances; this bounds it (at 10 ms segments, ~5.5 h
 # of simulated time; whole-period trace extensions may overshoot it by one period).
 MAX_LINK_SEGMENTS = 2_000_000
+# Processes drawn one segment at a time (Markov, fading) cost ~25 us a segment: a cap that errors
+# within seconds (at a 5 s dwell that is ~12 days of simulated time; at 10 ms coherence ~33 min).
+MAX_STEPPED_SEGMENTS = 200_000
 
 
 class TraceError(E3GymError):
@@ -418,12 +421,13 @@ class Link:
     def _extend_past(self, t: float) -> None:
         ends, bps, cum = self._ends, self._bps, self._cum
         bulk = getattr(self.process, "next_segments", None)
+        cap = MAX_LINK_SEGMENTS if bulk is not None else MAX_STEPPED_SEGMENTS
         while ends[-1] <= t:
-            if len(ends) > MAX_LINK_SEGMENTS:
+            if len(ends) > cap:
                 raise HorizonError(
                     f"{self.name}: simulated time reached {t:.4g} s, past the {ends[-1]:.4g} s that "
-                    f"{MAX_LINK_SEGMENTS} bandwidth segments cover; reset the env more often or check the "
-                    f"scenario's time scales (request rates, slowdowns, link rates)")
+                    f"{cap} bandwidth segments cover; reset the env more often or check the "
+                    f"scenario's time scales (request rates, dwell times, slowdowns, link rates)")
             if bulk is not None:
                 durations, rates = bulk(self.rng)
                 ends.extend(accumulate(durations, initial=ends[-1]))

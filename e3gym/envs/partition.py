@@ -226,8 +226,8 @@ class PartitionEnv(TimelineRendering, gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         link_rng, load_rng, key_rng, noise_rng = self.np_random.spawn(4)
-        self._link = Link(self._bandwidth_spec, link_rng, self.propagation_s)
-        self._load = Link(self._load_spec, load_rng)
+        self._link = Link(self._bandwidth_spec, link_rng, self.propagation_s, name="Partition-v0 bandwidth")
+        self._load = Link(self._load_spec, load_rng, name="Partition-v0 load")
         self._key_rng, self._noise_rng = key_rng, noise_rng
         self._frame = 0
         self._key = False  # the first frame has no predecessor to differ from

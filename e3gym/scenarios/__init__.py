@@ -128,6 +128,8 @@ def load_scenario(spec: str | Path | Mapping[str, Any], overrides: Mapping[str, 
     """Resolve a scenario name, TOML path or dict, apply overrides, and validate its keys."""
     if isinstance(spec, Mapping):
         data, origin = copy.deepcopy(dict(spec)), "<scenario dict>"
+    elif not isinstance(spec, (str, Path)):
+        raise ScenarioError(f"scenario must be a shipped name, a .toml path or a dict, got {spec!r}")
     else:
         path = Path(spec)
         if path.suffix != ".toml":
