@@ -437,7 +437,8 @@ def _make(env_id: str, **kwargs: Any) -> None:
 ENV_KWARGS = {
     "e3gym/EndEdgeCloud-v1": {"reward_mode": "fastest", "accuracy_penalty": -1, "accuracy_weight": math.nan,
                               "energy_weight": math.inf, "queue_obs_max": 0, "scenario_overrides": 5},
-    "e3gym/ModelSelection-v1": {"reward_mode": 3, "energy_weight": "high", "queue_obs_max": 2.5},
+    "e3gym/ModelSelection-v1": {"reward_mode": 3, "energy_weight": "high", "queue_obs_max": True,
+                                "accuracy_penalty": True},
     "e3gym/Partition-v0": {"key_frame_prob": 1.5, "frame_interval_s": 0, "propagation_ms": -1,
                            "model": "no-such-model", "end_device": "no-such-device", "edge_noise": "yes",
                            "key_frame_persistence": -0.5},

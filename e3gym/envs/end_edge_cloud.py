@@ -212,9 +212,9 @@ class EndEdgeCloudEnv(TimelineRendering, gym.Env):
             raise E3GymError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
         for name, value in (("accuracy_penalty", accuracy_penalty), ("accuracy_weight", accuracy_weight),
                             ("energy_weight", energy_weight)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise E3GymError(f"{name} must be a finite number >= 0, got {value!r}")
-        if not (isinstance(queue_obs_max, int) and queue_obs_max >= 1):
+        if isinstance(queue_obs_max, bool) or not (isinstance(queue_obs_max, int) and queue_obs_max >= 1):
             raise E3GymError(f"queue_obs_max must be an integer >= 1, got {queue_obs_max!r}")
         if scenario_overrides is not None and not isinstance(scenario_overrides, Mapping):
             raise E3GymError(f"scenario_overrides must be a dict of tables, got {scenario_overrides!r}")
