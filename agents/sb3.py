@@ -102,12 +102,20 @@ def make_env(env_id: str, algo: str, monitor: bool = True, **env_kwargs: Any) ->
     return Monitor(env, info_keywords=INFO_KEYWORDS if _is_request_env(env) else ()) if monitor else env
 
 
+def observation_bounds(env: gym.Env) -> dict[str, list[float]] | None:
+    """The bounds of the env's own (unwrapped) observations, by which the policy's inputs are rescaled."""
+    space = env.unwrapped.observation_space
+    if not isinstance(space, spaces.Box):
+        return None
+    return {"low": [float(v) for v in space.low.ravel()], "high": [float(v) for v in space.high.ravel()]}
+
+
 def describe_env(env: gym.Env) -> dict[str, Any]:
-    """What a checkpoint must agree with: env id, spaces (as strings) and scenario name."""
+    """What a checkpoint must agree with: env id, spaces (as strings), observation bounds and scenario name."""
     base = env.unwrapped
     return {"env_id": base.spec.id if base.spec else type(base).__name__,
             "observation_space": str(env.observation_space), "action_space": str(env.action_space),
-            "scenario": getattr(base, "spec_data", {}).get("name")}
+            "observation_bounds": observation_bounds(env), "scenario": getattr(base, "spec_data", {}).get("name")}
 
 
 class E3MetricsCallback(BaseCallback):
@@ -156,9 +164,9 @@ class E3MetricsCallback(BaseCallback):
 # Saved models are data: the policy's tensors in a torch file read with weights_only=True, and
 # everything needed to rebuild the policy in a JSON sidecar. Loading unpickles nothing, so a planted
 # model file cannot run code.
-MODEL_FORMAT = "e3gym.sb3-policy/1"
+MODEL_FORMAT = "e3gym.sb3-policy/2"  # 2: the sidecar records the observation bounds
 _SIDECAR_KEYS = {"format", "algo", "policy", "policy_kwargs", "algo_kwargs", "env_id", "observation_space",
-                 "action_space", "scenario", "seed", "weights_sha256", "info"}
+                 "action_space", "observation_bounds", "scenario", "seed", "weights_sha256", "info"}
 _SDE_ALGOS = ("ppo", "a2c")  # their policy is built with the algorithm's use_sde
 # policy_kwargs fields that hold a class: the classes a sidecar may name, by name.
 CLASS_FIELDS: dict[str, dict[str, type]] = {
@@ -285,6 +293,11 @@ def read_sidecar(path: str | Path) -> dict[str, Any]:
     for key in ("env_id", "observation_space", "action_space"):
         if not isinstance(meta[key], str):
             raise bad(key, f"expected a string, got {meta[key]!r}")
+    bounds = meta["observation_bounds"]
+    if bounds is not None and not (isinstance(bounds, dict) and set(bounds) == {"low", "high"} and all(
+            isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+            for v in bounds.values())):
+        raise bad("observation_bounds", "expected null or an object with lists of numbers 'low' and 'high'")
     if meta["scenario"] is not None and not isinstance(meta["scenario"], str):
         raise bad("scenario", f"expected a string or null, got {meta['scenario']!r}")
     if not isinstance(meta["seed"], int) or isinstance(meta["seed"], bool):
@@ -331,6 +344,9 @@ def load_trained(path: str | Path, env: gym.Env) -> Any:
     for key in ("env_id", "observation_space", "action_space"):
         if meta[key] != here[key]:
             raise ModelFileError(f"{sidecar}: trained on {key} {meta[key]!r}, but this env has {here[key]!r}")
+    if meta["observation_bounds"] != here["observation_bounds"]:
+        raise ModelFileError(f"{sidecar}: the policy was trained on observations rescaled by other bounds than "
+                             f"this env's (field 'observation_bounds'): its inputs would be mis-scaled")
     if not weights.exists():
         raise ModelFileError(f"{weights}: missing, though its sidecar {sidecar.name} is there")
     if _sha256(weights) != meta["weights_sha256"]:

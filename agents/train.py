@@ -92,6 +92,7 @@ def train(algo: str, env_id: str, timesteps: int, seed: int, logdir: Path, check
     import torch
     from stable_baselines3.common.callbacks import CallbackList
 
+    from e3gym.agents import rl_defaults
     from e3gym.agents.sb3 import E3CheckpointCallback, E3MetricsCallback, algo_class, policy_config, save_trained
 
     cls = algo_class(algo)
@@ -101,15 +102,7 @@ def train(algo: str, env_id: str, timesteps: int, seed: int, logdir: Path, check
     env = _make_env(env_id, algo, True, env_kwargs or {})
     env.reset(seed=seed)
     run_dir = Path(logdir) / f"{env_id.replace('/', '_')}_{algo}_s{seed}"
-    kwargs = dict(algo_kwargs or {})
-    if algo in ("ppo", "maskable_ppo"):
-        kwargs.setdefault("n_steps", 512)
-        kwargs.setdefault("batch_size", 128)
-        # A request's reward is nearly immediate (queues drain within a few requests). With SB3's
-        # gamma = 0.99 the return sums ~100 later requests' noise, and on EndEdgeCloud-v1 PPO
-        # collapses to the fastest model, ignoring accuracy (compare: benchmarks/agents_default.py
-        # --ppo-kwargs '{"gamma": 0.99}').
-        kwargs.setdefault("gamma", 0.5)
+    kwargs = rl_defaults.algo_kwargs(algo, algo_kwargs)
     model = cls("MlpPolicy", env, seed=seed, verbose=0, tensorboard_log=str(run_dir), device="cpu", **kwargs)
     policy_config(model, algo)  # a policy that could not be saved fails now, not after training
     callbacks = [E3MetricsCallback()]

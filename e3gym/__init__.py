@@ -15,7 +15,7 @@ try:
 except ImportError:  # core-only use: nothing to register into
     register, registry = None, {}
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # id -> (entry point, max_episode_steps)
 ENVIRONMENTS = {

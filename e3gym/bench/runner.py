@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable
 import gymnasium as gym
 import numpy as np
 
-from e3gym.bench.suite import AgentEntry, ScenarioEntry, Suite
+from e3gym.bench.suite import REFERENCE_AGENTS, AgentEntry, ScenarioEntry, Suite
 from e3gym.errors import E3GymError
 from e3gym.files import write_text_atomic
 
@@ -75,19 +75,45 @@ def _describe_scenario(env: gym.Env) -> dict[str, Any]:
     return {"name": data.get("name"), "version": data.get("version"), "sha256": _hash(content)}
 
 
+# Suite options added after cells were first published: left out of a cell's config at their default,
+# so that the keys of cells that do not use them stay the same.
+_OMITTED_AT_DEFAULT = {"reference": REFERENCE_AGENTS, "train": {}, "scenarios": None, "episodes": None}
+
+
+def _as_config(entry: Any) -> dict[str, Any]:
+    """A suite entry as JSON data (see ``_OMITTED_AT_DEFAULT``)."""
+    data = asdict(entry)
+    for name, default in _OMITTED_AT_DEFAULT.items():
+        if name in data and (data[name] == default or (isinstance(default, tuple) and tuple(data[name]) == default)):
+            del data[name]
+    return data
+
+
+def _agent_config(agent: AgentEntry) -> dict[str, Any]:
+    """The agent entry, RL options resolved over the shipped defaults (so a change of defaults changes the key)."""
+    data = _as_config(agent)
+    if agent.is_rl:
+        from e3gym.agents.rl_defaults import algo_kwargs
+        data["kwargs"] = algo_kwargs(agent.spec, agent.kwargs)
+    return data
+
+
 def _base_configs(suite: Suite) -> dict[tuple[str, str], dict[str, Any]]:
     import e3gym
     suite_dir = suite.path.parent if suite.path else None
     out = {}
     for scenario in suite.scenarios:
         resolved = resolved_scenario(scenario, suite_dir)
-        for agent in suite.agents:
-            out[(scenario.id, agent.name)] = {
-                "suite": suite.id, "suite_version": suite.version, "scenario": asdict(scenario),
+        for agent in suite.agents_on(scenario):
+            config = {
+                "suite": suite.id, "suite_version": suite.version, "scenario": _as_config(scenario),
                 "scenario_resolved": resolved, "suite_dir": str(suite_dir) if suite_dir else None,
-                "agent": asdict(agent), "max_steps": suite.steps_of(scenario), "episodes": suite.episodes,
+                "agent": _agent_config(agent), "max_steps": suite.steps_of(scenario), "episodes": suite.episodes_of(scenario),
                 "train_seeds": list(suite.train_seeds) if (agent.is_rl or agent.warmup_episodes) else [],
                 "e3gym_version": e3gym.__version__}
+            if scenario.has_train_variant:
+                config["train_scenario_resolved"] = resolved_scenario(scenario.training_variant(), suite_dir)
+            out[(scenario.id, agent.name)] = config
     return out
 
 
@@ -96,7 +122,7 @@ def plan(suite: Suite) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     base = _base_configs(suite)
     jobs, cells = [], []
     for scenario in suite.scenarios:
-        for agent in suite.agents:
+        for agent in suite.agents_on(scenario):
             config = base[(scenario.id, agent.name)]
             model_key = None
             if agent.is_rl:
@@ -125,9 +151,13 @@ def train_done(out_dir: str | Path, job: dict[str, Any]) -> bool:
     return path.with_suffix(".json").exists() or path.with_suffix(".failed.json").exists()
 
 
-def _make_env(config: dict[str, Any]) -> gym.Env:
+def _make_env(config: dict[str, Any], training: bool = False) -> gym.Env:
+    """The cell's evaluation env, or (``training``) its training variant."""
     import e3gym  # noqa: F401  (registers the envs in a fresh worker process)
     scenario = ScenarioEntry(**config["scenario"])
+    expected = config["scenario_resolved"]
+    if training and scenario.has_train_variant:
+        scenario, expected = scenario.training_variant(), config["train_scenario_resolved"]
     suite_dir = Path(config["suite_dir"]) if config.get("suite_dir") else None
     kwargs = {"max_episode_steps": config["max_steps"], **scenario.make_kwargs(suite_dir)}
     agent = AgentEntry(**config["agent"])
@@ -137,7 +167,7 @@ def _make_env(config: dict[str, Any]) -> gym.Env:
     else:
         env = gym.make(scenario.env, **kwargs)
     # The key promises this scenario content: a scenario file edited after planning must not be cached under it.
-    if _describe_scenario(env) != config["scenario_resolved"]:
+    if _describe_scenario(env) != expected:
         raise RuntimeError(f"scenario {scenario.id!r} changed on disk since this run was planned; run again")
     return env
 
@@ -168,7 +198,7 @@ def run_train_job(job: dict[str, Any], out_dir: str) -> dict[str, Any]:
         from e3gym.agents.sb3 import algo_class, policy_config, save_trained
         torch.set_num_threads(1)  # small MLPs gain nothing from threads; parallel jobs would oversubscribe
         agent = AgentEntry(**job["agent"])
-        env = Monitor(SeedCycle(_make_env(job), job["train_seeds"]))
+        env = Monitor(SeedCycle(_make_env(job, training=True), job["train_seeds"]))
         kwargs = dict(agent.kwargs)
         model = algo_class(agent.spec)("MlpPolicy", env, seed=job["train_seeds"][0], device="cpu", verbose=0,
                                        **kwargs)
@@ -188,7 +218,7 @@ def run_train_job(job: dict[str, Any], out_dir: str) -> dict[str, Any]:
 def _metrics(infos: list[dict], rewards: list[float]) -> dict[str, float]:
     def col(key: str) -> np.ndarray:
         return np.array([float(i[key]) for i in infos if key in i])
-    lat = col("latency_s")
+    lat = col("latency_s") if any("latency_s" in i for i in infos) else col("delay_s")  # Partition-v0: delay_s
     out = {"steps": len(rewards), "reward": float(np.mean(rewards)) if rewards else float("nan")}
     out["mean_latency_ms"] = float(lat.mean() * 1e3) if lat.size else float("nan")
     out["p95_latency_ms"] = float(np.percentile(lat, 95) * 1e3) if lat.size else float("nan")
@@ -206,7 +236,7 @@ def actions_sha256(actions: list[Any]) -> str:
 
 def _agent(cell: dict[str, Any], env: gym.Env, out_dir: str) -> tuple[Any, int]:
     """The cell's agent, ready to be evaluated, and the environment steps it trained or warmed up for."""
-    from e3gym.agents.base import load_agent, run_episode
+    from e3gym.agents.base import load_agent, resolve_agent_class, run_episode
     entry = AgentEntry(**cell["agent"])
     if entry.is_rl:
         import torch
@@ -218,10 +248,20 @@ def _agent(cell: dict[str, Any], env: gym.Env, out_dir: str) -> tuple[Any, int]:
         if failed.exists():
             raise RuntimeError(f"training failed: {json.loads(failed.read_text())['error']}")
         return SB3Agent(load_trained(path, env), env), entry.train_steps
-    agent = load_agent(entry.spec, env, **entry.kwargs)
+    scenario = ScenarioEntry(**cell["scenario"])
+    movable = callable(getattr(resolve_agent_class(entry.spec), "move_to", None))
+    if scenario.has_train_variant and not movable and entry.warmup_episodes:
+        raise E3GymError(f"agent {entry.name!r} warms up on scenario {scenario.id!r}'s training variant, so it "
+                         f"must be movable to the evaluation env: define move_to(env)")
+    # Agents that learn before evaluation (warm-up, calibration) do it on the training variant, then move.
+    home = _make_env(cell, training=True) if scenario.has_train_variant and movable else env
+    agent = load_agent(entry.spec, home, **entry.kwargs)
     steps = 0
     for k in range(entry.warmup_episodes):  # online learners keep what they learn on the training seeds
-        steps += len(run_episode(env, agent, seed=cell["train_seeds"][k % len(cell["train_seeds"])]).rewards)
+        steps += len(run_episode(home, agent, seed=cell["train_seeds"][k % len(cell["train_seeds"])]).rewards)
+    if home is not env:
+        agent.move_to(env)
+        home.close()
     return agent, steps
 
 

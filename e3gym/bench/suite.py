@@ -9,6 +9,7 @@ A suite file::
     episodes = 1                      # evaluation episodes per cell (the first reset takes the cell's seed)
     seeds = [100, 101, 102]           # evaluation seeds: one cell per agent x scenario x seed
     train_seeds = [0, 1, 2, 3]        # seeds of training / warm-up episodes, disjoint from seeds
+    bootstrap_reps = 2000             # bootstrap resamples of the CIs (0: IQM only, no CI; fast)
 
     [[scenarios]]
     id = "eec-mobile"                 # unique within the suite
@@ -17,13 +18,29 @@ A suite file::
     overrides = { users = { count = 4 } }   # optional, merged over the scenario
     env_kwargs = { accuracy_penalty = 1.0 } # optional
     max_steps = 100                   # optional, overrides the suite's
+    episodes = 200                    # optional, overrides the suite's
+    reference = ["static_best", "oracle"]   # optional: the agents that score 0 and 1 here (default shown)
+    train = { overrides = { users = { network = "fcc" } } }  # optional: the training variant (below)
 
     [[agents]]
     name = "ppo"                      # unique label in the tables
     spec = "ppo"                      # built-in name, RL algorithm, entry point or module:Class
     train_steps = 20000               # RL: environment steps of training on train_seeds
     warmup_episodes = 0               # online learners: episodes on train_seeds before evaluation
-    kwargs = {}                       # passed to the agent (RL: to the SB3 algorithm)
+    kwargs = {}                       # passed to the agent (RL: over the defaults of e3gym.agents.rl_defaults)
+    scenarios = ["eec-mobile"]        # optional: only these scenarios (default: all)
+
+**Scores.** A cell's score is its mean return per episode, normalized per (scenario, seed) by the
+scenario's reference pair: its low agent scores 0 and its high agent 1. (With fixed-length episodes
+this is the normalized mean reward per step; with episodes that end on a decision, as in
+FadingSplit-v0, it is the normalized cost per inference.) Every scenario's reference agents always
+run on it.
+
+**Held-out data.** A scenario's ``train`` table names a training variant: its keys (``scenario``,
+``overrides``, ``env_kwargs``) replace the evaluation variant's. RL training, online learners'
+warm-up and StaticBest's calibration then use the training variant only (and the training seeds);
+the agents are built there and moved to the evaluation variant with ``move_to(env)``. Without a
+``train`` table both use the scenario itself, on disjoint seeds.
 
 Mistakes (unknown keys, env ids, scenarios, scenario keys, agents) are reported with the file,
 the line and the key when the suite is loaded, before anything runs.
@@ -47,13 +64,17 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 RL_ALGOS = ALGOS  # trained with Stable-Baselines3
-REFERENCE_AGENTS = ("static_best", "oracle")  # score 0 and score 1: always run
+REFERENCE_AGENTS = ("static_best", "oracle")  # the default pair: score 0 and score 1
 
-SUITE_KEYS = {"id", "version", "description", "max_steps", "episodes", "seeds", "train_seeds", "scenarios", "agents"}
-SCENARIO_KEYS = {"id", "env", "scenario", "overrides", "env_kwargs", "max_steps", "description"}
-AGENT_KEYS = {"name", "spec", "train_steps", "warmup_episodes", "kwargs"}
+SUITE_KEYS = {"id", "version", "description", "max_steps", "episodes", "seeds", "train_seeds", "bootstrap_reps",
+              "scenarios", "agents"}
+SCENARIO_KEYS = {"id", "env", "scenario", "overrides", "env_kwargs", "max_steps", "episodes", "description", "reference",
+                 "train"}
+TRAIN_KEYS = {"scenario", "overrides", "env_kwargs"}
+AGENT_KEYS = {"name", "spec", "train_steps", "warmup_episodes", "kwargs", "scenarios"}
 MAX_STEPS = 10 ** 9  # episode lengths and training budgets
 MAX_EPISODES = 10 ** 4
+MAX_BOOTSTRAP_REPS = 10 ** 6
 
 
 class SuiteError(E3GymError):
@@ -70,6 +91,23 @@ class ScenarioEntry:
     overrides: dict = field(default_factory=dict)
     env_kwargs: dict = field(default_factory=dict)
     max_steps: int | None = None
+    reference: tuple[str, str] = REFERENCE_AGENTS
+    train: dict = field(default_factory=dict)
+    episodes: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reference", tuple(self.reference))  # a list after a JSON round trip
+
+    @property
+    def has_train_variant(self) -> bool:
+        """Whether training, warm-up and calibration use a variant of their own."""
+        return bool(self.train)
+
+    def training_variant(self) -> "ScenarioEntry":
+        """The scenario that training, warm-up and calibration use (itself without a ``train`` table)."""
+        if not self.train:
+            return self
+        return dataclasses.replace(self, train={}, **self.train)
 
     def make_kwargs(self, suite_dir: Path | None = None) -> dict[str, Any]:
         """Keyword arguments for ``gymnasium.make`` (without the episode length)."""
@@ -93,6 +131,15 @@ class AgentEntry:
     train_steps: int = 0
     warmup_episodes: int = 0
     kwargs: dict = field(default_factory=dict)
+    scenarios: tuple[str, ...] | None = None  # None: every scenario of the suite
+
+    def __post_init__(self) -> None:
+        if self.scenarios is not None:
+            object.__setattr__(self, "scenarios", tuple(self.scenarios))
+
+    def runs_on(self, scenario_id: str) -> bool:
+        """Whether the agent has cells on ``scenario_id``."""
+        return self.scenarios is None or scenario_id in self.scenarios
 
     @property
     def is_rl(self) -> bool:
@@ -114,6 +161,15 @@ class Suite:
     agents: tuple[AgentEntry, ...]
     path: Path | None = None
     episodes: int = 1
+    bootstrap_reps: int = 2000
+
+    def agents_on(self, scenario: ScenarioEntry) -> list[AgentEntry]:
+        """The agents with cells on ``scenario`` (its reference pair among them)."""
+        return [a for a in self.agents if a.runs_on(scenario.id)]
+
+    def references(self) -> dict[str, tuple[str, str]]:
+        """Scenario id -> its (low, high) reference agents."""
+        return {s.id: s.reference for s in self.scenarios}
 
     def with_agents(self, names: list[str]) -> "Suite":
         """The suite restricted to (or extended with) the named agents; references are always kept.
@@ -137,10 +193,7 @@ class Suite:
             except AgentSpecError as err:
                 raise SuiteError(f"--agents {n}: {err}; the suite's agents: {', '.join(known)}") from None
             picked.append(AgentEntry(name=n, spec=n))
-        for ref in REFERENCE_AGENTS:
-            if ref not in [a.name for a in picked]:
-                picked.append(known.get(ref) or AgentEntry(name=ref, spec=ref))
-        return dataclasses.replace(self, agents=tuple(picked))
+        return dataclasses.replace(self, agents=tuple(_with_references(picked, self.scenarios, known)))
 
     def with_seeds(self, n: int) -> "Suite":
         """The first ``n`` evaluation seeds (more are made by counting on, skipping training seeds)."""
@@ -157,6 +210,10 @@ class Suite:
     def steps_of(self, scenario: ScenarioEntry) -> int:
         """Requests per evaluation episode of ``scenario``."""
         return scenario.max_steps or self.max_steps
+
+    def episodes_of(self, scenario: ScenarioEntry) -> int:
+        """Evaluation episodes per cell of ``scenario``."""
+        return scenario.episodes or self.episodes
 
 
 def suite_dir() -> Path:
@@ -211,7 +268,21 @@ def load_suite(spec: str | Path) -> Suite:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise SuiteError(f"{path}: not valid TOML: {err}") from None
+    return _build(data, path, text)
 
+
+def suite_from_dict(data: dict[str, Any], base_dir: str | Path = ".", name: str = "<suite>") -> Suite:
+    """A suite from the same keys as a suite file, validated the same way (for scripts and notebooks).
+
+    Relative scenario paths are taken from ``base_dir``; errors name the suite ``name``.
+    """
+    return _build(data, Path(base_dir) / name, "")
+
+
+def _build(data: Any, path: Path, text: str) -> Suite:
+    """Validate every key of a parsed suite (``text``, when there is one, gives error lines)."""
+    if not isinstance(data, dict):
+        raise SuiteError(f"{path}: a suite must be a table (dict), got {type(data).__name__}")
     def fail(key: str, msg: str) -> SuiteError:
         line = _line_of(text, key)
         return SuiteError(f"{path}{f':{line}' if line else ''}: key {key!r}: {msg}")
@@ -259,6 +330,7 @@ def load_suite(spec: str | Path) -> Suite:
     from gymnasium.envs.registration import registry
 
     import e3gym  # noqa: F401  (registers the env ids checked below)
+    from e3gym.agents.base import AgentSpecError, resolve_agent_class
 
     scenarios = []
     for i, s in enumerate(data["scenarios"]):
@@ -276,13 +348,35 @@ def load_suite(spec: str | Path) -> Suite:
         for key in ("overrides", "env_kwargs"):
             if not isinstance(s.get(key, {}), dict):
                 raise fail(f"scenarios[{i}].{key}", "must be a table")
+        reference = s.get("reference", list(REFERENCE_AGENTS))
+        if not (isinstance(reference, list) and len(reference) == 2 and all(isinstance(r, str) and r.strip()
+                                                                            for r in reference)
+                and reference[0] != reference[1]):
+            raise fail(f"scenarios[{i}].reference", f"must be two different agent names [low, high], got {reference!r}")
+        train = s.get("train", {})
+        check(train, TRAIN_KEYS, f"scenarios[{i}].train.")
+        for key in ("overrides", "env_kwargs"):
+            if not isinstance(train.get(key, {}), dict):
+                raise fail(f"scenarios[{i}].train.{key}", "must be a table")
+        text_field(train, "scenario", f"scenarios[{i}].train.")
         entry = ScenarioEntry(str(s["id"]), s["env"], s.get("scenario"), s.get("overrides", {}),
                               s.get("env_kwargs", {}),
-                              positive_int(s["max_steps"], f"scenarios[{i}].max_steps") if "max_steps" in s else None)
+                              positive_int(s["max_steps"], f"scenarios[{i}].max_steps") if "max_steps" in s else None,
+                              tuple(reference), dict(train),
+                              positive_int(s["episodes"], f"scenarios[{i}].episodes", MAX_EPISODES) if "episodes" in s
+                              else None)
         _check_scenario(entry, path.parent, lambda key, msg, i=i: fail(f"scenarios[{i}].{key}", msg))
+        if entry.has_train_variant:
+            _check_scenario(entry.training_variant(), path.parent,
+                            lambda key, msg, i=i: fail(f"scenarios[{i}].train.{key}", msg))
+        for ref in entry.reference:
+            if ref not in [str(a.get("name")) for a in data["agents"] if isinstance(a, dict)]:
+                try:
+                    resolve_agent_class(ref)
+                except AgentSpecError as err:
+                    raise fail(f"scenarios[{i}].reference", str(err)) from None
         scenarios.append(entry)
     agents = []
-    from e3gym.agents.base import AgentSpecError, resolve_agent_class
     for i, a in enumerate(data["agents"]):
         check(a, AGENT_KEYS, f"agents[{i}].")
         if "name" not in a:
@@ -291,11 +385,14 @@ def load_suite(spec: str | Path) -> Suite:
             text_field(a, key, f"agents[{i}].")
         if not isinstance(a.get("kwargs", {}), dict):
             raise fail(f"agents[{i}].kwargs", "must be a table")
+        only = a.get("scenarios")
+        if only is not None and not (isinstance(only, list) and only and all(isinstance(x, str) for x in only)):
+            raise fail(f"agents[{i}].scenarios", f"must be a non-empty list of scenario ids, got {only!r}")
         for key in ("train_steps", "warmup_episodes"):
             if key in a and (isinstance(a[key], bool) or not isinstance(a[key], int) or not 0 <= a[key] <= MAX_STEPS):
                 raise fail(f"agents[{i}].{key}", f"must be an integer in 0..{MAX_STEPS}, got {a[key]!r}")
         entry = AgentEntry(str(a["name"]), str(a.get("spec", a["name"])), a.get("train_steps", 0),
-                           a.get("warmup_episodes", 0), a.get("kwargs", {}))
+                           a.get("warmup_episodes", 0), a.get("kwargs", {}), tuple(only) if only else None)
         if entry.is_rl:
             if entry.train_steps < 1:
                 raise fail(f"agents[{i}].train_steps", f"RL agent {entry.name!r} needs train_steps >= 1")
@@ -312,11 +409,47 @@ def load_suite(spec: str | Path) -> Suite:
         if dup:
             where = f"{kind}[{len(ids) - 1 - ids[::-1].index(dup[0])}].{'id' if kind == 'scenarios' else 'name'}"
             raise fail(where, f"duplicate {dup[0]!r}")
-    for ref in REFERENCE_AGENTS:  # they define the score: every suite runs them
-        if ref not in [a.name for a in agents]:
-            agents.append(AgentEntry(name=ref, spec=ref))
+    ids = [x.id for x in scenarios]
+    for i, a in enumerate(agents):
+        for sid in a.scenarios or ():
+            if sid not in ids:
+                raise fail(f"agents[{i}].scenarios", f"unknown scenario {sid!r}{did_you_mean(sid, ids)}; "
+                                                     f"the suite's: {', '.join(ids)}")
+    by_name = {a.name: a for a in agents}
+    for i, s in enumerate(scenarios):  # a reference the user listed must run where it is a reference
+        for ref in s.reference:
+            if ref in by_name and not by_name[ref].runs_on(s.id):
+                raise fail(f"scenarios[{i}].reference", f"agent {ref!r} is this scenario's reference but its "
+                                                        f"'scenarios' leave out {s.id!r}")
+    agents = _with_references(agents, scenarios, {})
+    reps = data.get("bootstrap_reps", 2000)
+    if isinstance(reps, bool) or not isinstance(reps, int) or not 0 <= reps <= MAX_BOOTSTRAP_REPS:
+        raise fail("bootstrap_reps", f"must be an integer in 0..{MAX_BOOTSTRAP_REPS}, got {reps!r}")
     return Suite(str(data["id"]), positive_int(data.get("version", 1), "version", 10 ** 6), str(data.get("description", "")), max_steps,
-                 tuple(seeds), tuple(train_seeds), tuple(scenarios), tuple(agents), path, episodes)
+                 tuple(seeds), tuple(train_seeds), tuple(scenarios), tuple(agents), path, episodes, reps)
+
+
+def _with_references(agents: list[AgentEntry], scenarios: tuple[ScenarioEntry, ...] | list[ScenarioEntry],
+                     known: dict[str, AgentEntry]) -> list[AgentEntry]:
+    """``agents`` plus every scenario's reference pair (they define the score, so they always run).
+
+    A reference not among ``agents`` is taken from ``known`` (the suite's own entry) or made from its
+    name, and runs only on the scenarios that reference it.
+    """
+    out = list(agents)
+    names = [a.name for a in out]
+    needed: dict[str, list[str]] = {}
+    for s in scenarios:
+        for ref in s.reference:
+            needed.setdefault(ref, []).append(s.id)
+    for ref, ids in needed.items():
+        if ref in names:
+            continue
+        entry = known.get(ref) or AgentEntry(name=ref, spec=ref)
+        if entry.scenarios is None and len(ids) < len(scenarios):
+            entry = dataclasses.replace(entry, scenarios=tuple(ids))
+        out.append(entry)
+    return out
 
 
 def _check_scenario(entry: ScenarioEntry, base_dir: Path, fail: Any) -> None:

@@ -26,10 +26,16 @@ from e3gym.core.rng import RandomStream
 from e3gym.envs.actions import ActionCheck
 from e3gym.envs.render import TimelineRendering
 from e3gym.errors import E3GymError
-from e3gym.scenarios import build, load_scenario, network_max_bps
+from e3gym.scenarios import build, load_scenario
 
 REWARD_MODES = ("penalty", "weighted")
 RENDER_SPAN_S = 5.0  # the image shows at most this much simulated time
+# Observation bounds of the v1 envs, the same for every scenario (agents rescale by them). Access:
+# above the fastest shipped uplink curve (Lumos5G mmWave, 233.5 Mbps after the 5G down/up ratio);
+# WAN: 5x EdgeCloudSim's 20.70 Mbps default; deadline: 1 s. Larger values saturate at the bound.
+OBS_ACCESS_MBPS_MAX = 250.0
+OBS_WAN_MBPS_MAX = 100.0
+OBS_DEADLINE_S_MAX = 1.0
 
 
 class _RecordedFifo(FifoResource):
@@ -118,18 +124,22 @@ class EndEdgeCloudEnv(TimelineRendering, gym.Env):
 
     | index | observation | min | max |
     |---|---|---|---|
-    | 0 | requesting user's uplink bandwidth estimate (Mbps, EWMA of its transfers) | 0 | max access Mbps |
-    | 1 | edge-cloud WAN bandwidth estimate (Mbps) | 0 | max WAN Mbps |
+    | 0 | requesting user's uplink bandwidth estimate (Mbps, EWMA of its transfers) | 0 | 250 |
+    | 1 | edge-cloud WAN bandwidth estimate (Mbps) | 0 | 100 |
     | 2 | requests outstanding on the user's device | 0 | queue_obs_max |
     | 3 | requests outstanding at the edge | 0 | queue_obs_max |
     | 4 | requests outstanding at the cloud | 0 | queue_obs_max |
     | 5 | the request's accuracy requirement (top-1 fraction) | 0 | 1 |
-    | 6 | the request's deadline (s; 0 = none) | 0 | max deadline |
-    | 7 .. 7+n_users-1 | every user's uplink estimate (Mbps) | 0 | max access Mbps |
+    | 6 | the request's deadline (s; 0 = none) | 0 | 1 |
+    | 7 .. 7+n_users-1 | every user's uplink estimate (Mbps) | 0 | 250 |
     | then n_device_kinds | one-hot of the requesting user's device kind | 0 | 1 |
     | last | 1 when the user's radio is connected (no RRC promotion needed now), else 0 | 0 | 1 |
 
     Queue counts saturate at ``queue_obs_max`` (a counter of fixed width, as a server would report).
+    The other bounds are fixed by the env version, not by the scenario (``OBS_ACCESS_MBPS_MAX``,
+    ``OBS_WAN_MBPS_MAX``, ``OBS_DEADLINE_S_MAX``): every scenario's observations are on one scale, so a
+    policy trained on one trace set reads another's correctly. Larger values saturate at the bound
+    (no shipped preset reaches it).
 
     ## Rewards
 
@@ -196,7 +206,9 @@ class EndEdgeCloudEnv(TimelineRendering, gym.Env):
 
     * v1: physics v1: JPEG frames and real result sizes, access RTT, TCP slow start and RRC
       promotion, shared cell airtime and WAN, real traces with per-user random offsets, per-model
-      ARM figures, radio state-machine energy; breakdown keys end in ``_s``.
+      ARM figures, radio state-machine energy; breakdown keys end in ``_s``. Since e3gym 0.2 the
+      observation bounds are fixed (250 Mbps access, 100 Mbps WAN, 1 s deadline) instead of each
+      scenario's maxima; the observations themselves are unchanged below the bounds.
     * v0: raw-image uploads on unshared links without round trips (retired: ``gym.make`` of a v0
       id raises Gymnasium's ``DeprecatedEnv`` pointing to v1).
     """
@@ -242,11 +254,9 @@ class EndEdgeCloudEnv(TimelineRendering, gym.Env):
         self.device_kinds = kinds
         self._user_kind = [kinds.index(u.device.name) for u in cluster.users]
         users_spec, wan_spec = self.spec_data.get("users", {}), self.spec_data.get("wan", {})
-        access_max = network_max_bps(self.spec_data, "[users].network", users_spec.get("network", "5g")) / 1e6
-        access_max = max(access_max, max(u.uplink.process.max_bps() for u in cluster.users) / 1e6, 1e-6)
-        wan_max = max(cluster.wan_up.process.max_bps() / 1e6, 1e-6)
-        deadline = built.workload.deadline_s
-        deadline_max = deadline if math.isfinite(deadline) else 1.0  # no deadline: always 0
+        # Fixed by the env version, never by the scenario's data: a policy trained on one trace set
+        # then sees another on the same scale.
+        access_max, wan_max, deadline_max = OBS_ACCESS_MBPS_MAX, OBS_WAN_MBPS_MAX, OBS_DEADLINE_S_MAX
 
         if self.partition:
             self.action_space = spaces.MultiDiscrete([3, self.max_cut + 1, len(self.models)])
@@ -355,8 +365,10 @@ class EndEdgeCloudEnv(TimelineRendering, gym.Env):
         est = c.uplink_est_bps
         user = c.users[r.user]
         connected = 1.0 if r.arrival_s - user.radio.tail_start_s < user.access.tail_s else 0.0
-        row = [est[r.user] / 1e6, c.wan_est_bps / 1e6, min(q_local, cap), min(q_edge, cap), min(q_cloud, cap),
-               r.accuracy_req, deadline, *[b / 1e6 for b in est], *self._kind_onehot[r.user], connected]
+        a_max = OBS_ACCESS_MBPS_MAX
+        row = [min(est[r.user] / 1e6, a_max), min(c.wan_est_bps / 1e6, OBS_WAN_MBPS_MAX), min(q_local, cap),
+               min(q_edge, cap), min(q_cloud, cap), r.accuracy_req, min(deadline, OBS_DEADLINE_S_MAX),
+               *[min(b / 1e6, a_max) for b in est], *self._kind_onehot[r.user], connected]
         return np.fromiter(row, np.float32, len(row))
 
     def _add_to_timeline(self, info: dict) -> None:
