@@ -163,6 +163,14 @@ class StaticBest(_Fixed):
         """The chosen (tier, cut, model) or (tier, model)."""
         return self.codec.actions[self.index]
 
+    def move_to(self, env: gym.Env) -> None:
+        """Play the calibrated action on ``env`` (for example the evaluation variant of the scenario it was
+        calibrated on); ``env`` must have the same distinct actions."""
+        codec = ActionCodec(env, "StaticBest")
+        if codec.actions != self.codec.actions:
+            raise E3GymError("StaticBest.move_to: the new env's distinct actions differ from those it calibrated")
+        self.codec = codec
+
     def act(self, obs: Any, info: dict) -> Any:
         """The calibrated fixed action."""
         return self.codec.encode(self.index)

@@ -148,3 +148,21 @@ class LinUCB:
     def reset(self) -> None:
         """Keep the learned models (they carry over between episodes)."""
         self._last = None
+
+    def move_to(self, env: gym.Env) -> None:
+        """Act on ``env`` from now on, keeping what was learned (for example after warm-up on training data).
+
+        ``env`` must have the same distinct actions and the same observation bounds (the contexts'
+        scale), else E3GymError: the learned weights would mean something else there.
+        """
+        codec = ActionCodec(env, "LinUCB")
+        if codec.actions != self.codec.actions:
+            raise E3GymError("LinUCB.move_to: the new env's distinct actions differ from those it learned on")
+        old, new = self.codec.base.observation_space, codec.base.observation_space
+        if old.shape != new.shape or not (np.array_equal(old.low, new.low) and np.array_equal(old.high, new.high)):
+            raise E3GymError("LinUCB.move_to: the new env's observation bounds differ, so its contexts would be "
+                             "scaled differently from those it learned on")
+        self.codec = codec
+        self._accuracy = np.array([codec.base.models[codec.model_of(i)].top1 for i in range(len(codec.actions))])
+        self.features = scaled_observation(new)
+        self._last = None

@@ -30,6 +30,7 @@ the confidence bonus explores).
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,12 +160,18 @@ class MuLinUCB:
         self.config = MuLinUCBConfig(**{**self.default_config, **config})
         self.model: MuLinUCBModel | None = None
         self._arm: int | None = None
+        self._check_tables = False
 
     def act(self, obs: Any, info: dict) -> int:
         """The cut with the lowest confidence bound (the on-device cut excluded on forced frames)."""
         contexts, frontend, key = self._split(obs)
         if self.model is None:  # contexts and front-end delays are fixed tables: read them once
             self.model = MuLinUCBModel(contexts, frontend, self.config)
+        elif self._check_tables:  # moved to another env: it must have the tables learned on
+            if not (np.array_equal(contexts, self.model.contexts) and np.array_equal(frontend, self.model.frontend_s)):
+                raise E3GymError(f"{type(self).__name__}: moved to an env whose cut contexts or front-end delays "
+                                 f"differ from those it learned on")
+            self._check_tables = False
         self._arm = self.model.select(key)
         return self._arm
 
@@ -176,4 +183,14 @@ class MuLinUCB:
 
     def reset(self) -> None:
         """Keep A, b and the horizon: the learning carries over between episodes."""
+        self._arm = None
+
+    def move_to(self, env: gym.Env) -> None:
+        """Act on ``env`` from now on, keeping A, b and the horizon.
+
+        The new env's cut tables (read from its next observation) must be the ones learned on, else
+        the next ``act`` raises E3GymError.
+        """
+        self._split = type(self)(env, **dataclasses.asdict(self.config))._split
+        self._check_tables = self.model is not None
         self._arm = None
