@@ -16,7 +16,9 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -142,11 +144,11 @@ class StaticBest(_Fixed):
             raise E3GymError(f"calibration_steps must be an integer >= 1, got {calibration_steps!r}")
         self.codec = ActionCodec(env, "StaticBest")
         key = _calibration_key(self.codec.base, calibration_seed, calibration_steps)
-        means = _CALIBRATIONS.get(key) if key is not None else None
+        means = _cached_calibration(key, len(self.codec.actions)) if key is not None else None
         if means is None:
             means = self._calibrate(calibration_seed, calibration_steps)
             if key is not None:
-                _CALIBRATIONS[key] = means
+                _store_calibration(key, means)
         self.index = int(np.argmax(means))
         self.calibration_rewards = list(means)
 
@@ -177,6 +179,48 @@ class StaticBest(_Fixed):
 
 
 _CALIBRATIONS: dict[str, list[float]] = {}
+_CALIBRATION_DIR: list[Path] = []  # at most one folder; set by use_calibration_dir
+
+
+def use_calibration_dir(path: str | Path | None) -> None:
+    """Also keep StaticBest's calibrations as JSON files in ``path`` (None: in memory only).
+
+    The leaderboard points this at ``<out>/calibrations`` so that every worker process, and every
+    later run, reuses a scenario's calibration instead of repeating it.
+    """
+    _CALIBRATION_DIR[:] = [Path(path)] if path is not None else []
+
+
+def _calibration_file(key: str) -> Path | None:
+    if not _CALIBRATION_DIR:
+        return None
+    return _CALIBRATION_DIR[0] / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+
+
+def _cached_calibration(key: str, n_actions: int) -> list[float] | None:
+    """The calibration of ``key`` from memory or its file; a file for another key, or malformed, is ignored."""
+    if key in _CALIBRATIONS:
+        return _CALIBRATIONS[key]
+    path = _calibration_file(key)
+    if path is None or not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    means = data.get("mean_rewards") if isinstance(data, dict) and data.get("key") == key else None
+    if not (isinstance(means, list) and len(means) == n_actions and all(isinstance(m, float) for m in means)):
+        return None  # recomputed and rewritten
+    _CALIBRATIONS[key] = means
+    return means
+
+
+def _store_calibration(key: str, means: list[float]) -> None:
+    _CALIBRATIONS[key] = means
+    path = _calibration_file(key)
+    if path is not None:
+        from e3gym.files import write_text_atomic
+        write_text_atomic(path, json.dumps({"key": key, "mean_rewards": means}) + "\n")
 
 
 def _calibration_key(base: gym.Env, seed: int, steps: int) -> str | None:

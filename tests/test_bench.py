@@ -184,11 +184,12 @@ def test_extra_seeds_never_reuse_training_seeds():
 
 
 def test_shipped_suites_load():
-    assert {"smoke", "default", "full"} <= set(list_suites())
+    assert {"smoke", "default", "full", "seed-systems"} <= set(list_suites())
     for name in list_suites():
         suite = load_suite(name)
         assert suite.scenarios and suite.seeds
-        assert {"static_best", "oracle"} <= {a.name for a in suite.agents}
+        for scenario in suite.scenarios:  # every scenario runs its own reference pair
+            assert set(scenario.reference) <= {a.name for a in suite.agents_on(scenario)}
 
 
 def test_publish_regenerates_benchmarks_leaderboard_from_cached_cells(smoke_run, tmp_path, monkeypatch):

@@ -248,6 +248,8 @@ def _agent(cell: dict[str, Any], env: gym.Env, out_dir: str) -> tuple[Any, int]:
         if failed.exists():
             raise RuntimeError(f"training failed: {json.loads(failed.read_text())['error']}")
         return SB3Agent(load_trained(path, env), env), entry.train_steps
+    from e3gym.agents.baselines import use_calibration_dir
+    use_calibration_dir(Path(out_dir) / "calibrations")  # StaticBest calibrates once per scenario, on disk
     scenario = ScenarioEntry(**cell["scenario"])
     movable = callable(getattr(resolve_agent_class(entry.spec), "move_to", None))
     if scenario.has_train_variant and not movable and entry.warmup_episodes:
