@@ -4,7 +4,10 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
+from e3gym.agents._system import system_of
 from e3gym.agents.base import AgentSpecError
+from e3gym.core.cluster import Cluster
+from e3gym.core.workload import Request
 from e3gym.envs.wrappers import FlatAction
 
 
@@ -20,20 +23,30 @@ def find_wrapper(env: gym.Env, cls: type) -> gym.Env | None:
 class ActionCodec:
     """Maps canonical actions (``env.unwrapped.distinct_actions()``) to what ``env.step`` expects.
 
-    Works for the bare env (MultiDiscrete) and for a :class:`FlatAction`-wrapped one (Discrete).
+    Works for the bare env (MultiDiscrete) and for a :class:`FlatAction`-wrapped one (Discrete): any
+    e3gym env whose system model is a :class:`~e3gym.core.cluster.Cluster` (AgentSpecError otherwise).
     """
 
     def __init__(self, env: gym.Env, agent_name: str):
+        system_of(env, Cluster, agent_name, "an env with (tier, cut, model) actions such as e3gym/EndEdgeCloud-v1 "
+                                            "or e3gym/ModelSelection-v1")
         base = env.unwrapped
-        if not hasattr(base, "distinct_actions") or not hasattr(base, "what_if"):
-            raise AgentSpecError(f"{agent_name} needs an env with (tier, cut, model) actions such as "
-                                 f"e3gym/EndEdgeCloud-v1 or e3gym/ModelSelection-v1; got {type(base).__name__}")
         self.base = base
         self.actions = [tuple(a) for a in base.distinct_actions()]
         flat = find_wrapper(env, FlatAction)
         self._flat = flat is not None
         if flat is not None and [tuple(a) for a in flat.actions] != self.actions:
             raise AgentSpecError(f"{agent_name}: the FlatAction wrapper's actions do not match the env's")
+
+    @property
+    def system(self) -> Cluster:
+        """The env's system model: the current episode's cluster."""
+        return self.base.system
+
+    @property
+    def request(self) -> Request:
+        """The request the next action decides."""
+        return self.base.request
 
     def encode(self, index: int):
         """The env action for the ``index``-th distinct action."""

@@ -60,9 +60,11 @@ class EpisodeResult:
 
 
 def run_episode(env: gym.Env, agent: Agent, seed: int | None = None, learn: bool = True,
-                max_steps: int | None = None, on_step: Callable[[int, dict], None] | None = None) -> EpisodeResult:
-    """Run one episode of ``agent`` on ``env``; ``learn=False`` skips ``update``."""
-    obs, info = env.reset(seed=seed)
+                max_steps: int | None = None, on_step: Callable[[int, dict], None] | None = None,
+                options: dict | None = None) -> EpisodeResult:
+    """Run one episode of ``agent`` on ``env`` (the one episode loop of e3gym: the leaderboard, ``e3gym
+    train``'s evaluation and the scripts use it); ``learn=False`` skips ``update``; ``options`` go to ``reset``."""
+    obs, info = env.reset(seed=seed, options=options)
     agent.reset()
     result = EpisodeResult()
     step = 0

@@ -76,8 +76,8 @@ class _AlwaysTier(_Fixed):
             raise E3GymError(f"model {model} has {base.n_blocks[model]} blocks: cannot offload after cut={cut}")
 
     def _cost(self, model: int) -> float:
-        cluster = self.codec.base.cluster
-        device = {END: cluster.users[self.codec.base.request.user].device, EDGE: cluster.edge.device,
+        cluster = self.codec.system
+        device = {END: cluster.users[self.codec.request.user].device, EDGE: cluster.edge.device,
                   CLOUD: cluster.cloud.device}[self.tier]
         prefix = cluster.table.prefix(device, model)
         return prefix[-1] - prefix[self.cut]
@@ -87,7 +87,7 @@ class _AlwaysTier(_Fixed):
         base = self.codec.base
         if self.fixed_model is not None:
             return self.codec.encode(self._by_model[self.fixed_model])
-        req = base.request.accuracy_req
+        req = self.codec.request.accuracy_req
         ok = [m for m in self._by_model if base.models[m].top1 >= req]
         model = min(ok, key=self._cost) if ok else max(self._by_model, key=lambda m: base.models[m].top1)
         return self.codec.encode(self._by_model[model])
@@ -225,9 +225,9 @@ def _store_calibration(key: str, means: list[float]) -> None:
 
 def _calibration_key(base: gym.Env, seed: int, steps: int) -> str | None:
     """What a calibration depends on, as a string; None (no caching) for custom profile libraries."""
-    if getattr(base, "profiles", None) is not None:
+    if base.profiles is not None:
         return None
-    settings = {name: getattr(base, name, None) for name in
+    settings = {name: getattr(base, name) for name in
                 ("reward_mode", "accuracy_penalty", "accuracy_weight", "energy_weight", "queue_obs_max")}
     return json.dumps([type(base).__name__, base.spec_data, settings, seed, steps], sort_keys=True, default=str)
 
@@ -251,7 +251,7 @@ class Greedy(_Fixed):
         est = Estimates(uplink_bps=float(obs[OBS_UPLINK_MBPS]) * 1e6, wan_bps=float(obs[OBS_WAN_MBPS]) * 1e6,
                         queue_local=float(obs[OBS_Q_LOCAL]), queue_edge=float(obs[OBS_Q_EDGE]),
                         queue_cloud=float(obs[OBS_Q_CLOUD]))
-        cluster, request = base.cluster, base.request
+        cluster, request = self.codec.system, self.codec.request
         return [cluster.predict(request, *base.decode_action(np.array(a)), est) for a in self.codec.actions]
 
     def act(self, obs: Any, info: dict) -> Any:

@@ -128,7 +128,7 @@ class LinUCB:
         x = self.features(obs)
         allowed = self._arm_ok
         if self.mask_inaccurate:
-            accurate = allowed & (self._accuracy >= self.codec.base.request.accuracy_req)
+            accurate = allowed & (self._accuracy >= self.codec.request.accuracy_req)
             allowed = accurate if accurate.any() else allowed
         arm = self.model.select(x, allowed)
         self._last = (arm, x)

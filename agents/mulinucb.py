@@ -37,7 +37,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from e3gym.agents.base import AgentSpecError
+from e3gym.agents._system import system_of
+from e3gym.core.partition import PartitionSystem
 from e3gym.errors import E3GymError
 
 
@@ -152,11 +153,9 @@ class MuLinUCB:
     default_config: dict[str, Any] = {}
 
     def __init__(self, env: gym.Env, **config: Any):
-        base = env.unwrapped
-        if not hasattr(base, "split_observation"):
-            raise AgentSpecError(f"{type(self).__name__} needs e3gym/Partition-v0 (per-cut contexts in the "
-                                 f"observation); got {type(base).__name__}")
-        self._split = base.split_observation
+        system_of(env, PartitionSystem, type(self).__name__,
+                  "e3gym/Partition-v0 (per-cut contexts in the observation)")
+        self._split = env.unwrapped.split_observation
         self.config = MuLinUCBConfig(**{**self.default_config, **config})
         self.model: MuLinUCBModel | None = None
         self._arm: int | None = None

@@ -5,8 +5,9 @@
   ``1 / (1 - l_key)`` factor).
 * :class:`NeurosurgeonStatic` - Neurosurgeon-style (Kang et al., ASPLOS 2017): an offline-profiled
   linear regression of the edge delay on the work by layer type (conv MACs, fc MACs, other ops after
-  the cut), fitted once to the idle server's profile, plus a fixed bandwidth estimate; the cut with
-  the smallest predicted delay is played forever (never updated).
+  the cut), fitted once to the idle server's profile, plus a fixed bandwidth estimate; each cut's
+  delay is predicted by the env's own timeline (:meth:`~e3gym.core.partition.PartitionSystem.predict`)
+  and the cut with the smallest prediction is played forever (never updated).
 * :class:`FixedCut` - one cut always: :class:`OnDevice` (everything on the device), :class:`AllEdge`
   (the raw input offloaded).
 * :class:`OracleCut` - clairvoyant: the cut with the smallest true (noise-free) delay of each frame.
@@ -18,16 +19,14 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from e3gym.agents.base import AgentSpecError
+from e3gym.agents._system import system_of
 from e3gym.agents.mulinucb import MuLinUCB
+from e3gym.core.partition import PartitionEstimates, PartitionSystem
 from e3gym.errors import E3GymError
 
 
-def _partition_env(env: gym.Env, who: str):
-    base = env.unwrapped
-    if not hasattr(base, "table") or not hasattr(base, "expected_delays"):
-        raise AgentSpecError(f"{who} needs e3gym/Partition-v0; got {type(base).__name__}")
-    return base
+def _partition_system(env: gym.Env, who: str) -> PartitionSystem:
+    return system_of(env, PartitionSystem, who, "e3gym/Partition-v0")
 
 
 class PartitionLinUCB(MuLinUCB):
@@ -59,9 +58,9 @@ class FixedCut(_Fixed):
     """
 
     def __init__(self, env: gym.Env, cut: int = 0):
-        base = _partition_env(env, type(self).__name__)
-        if isinstance(cut, bool) or not isinstance(cut, int) or not 0 <= cut < base.n_cuts:
-            raise E3GymError(f"cut must be an integer in [0, {base.n_cuts}), got {cut!r}")
+        system = _partition_system(env, type(self).__name__)
+        if isinstance(cut, bool) or not isinstance(cut, int) or not 0 <= cut < system.n_cuts:
+            raise E3GymError(f"cut must be an integer in [0, {system.n_cuts}), got {cut!r}")
         self.cut = cut
 
 
@@ -69,7 +68,7 @@ class OnDevice(FixedCut):
     """Everything on the device."""
 
     def __init__(self, env: gym.Env):
-        super().__init__(env, _partition_env(env, "OnDevice").table.local_cut)
+        super().__init__(env, _partition_system(env, "OnDevice").table.local_cut)
 
 
 class AllEdge(FixedCut):
@@ -88,9 +87,9 @@ class NeurosurgeonStatic(_Fixed):
     """
 
     def __init__(self, env: gym.Env, bandwidth_mbps: float | None = None):
-        base = _partition_env(env, "NeurosurgeonStatic")
-        table = base.table
-        bps = base._bandwidth_spec.mean_bps() if bandwidth_mbps is None else float(bandwidth_mbps) * 1e6
+        self.system = _partition_system(env, "NeurosurgeonStatic")
+        table = self.system.table
+        bps = self.system.bandwidth.mean_bps() if bandwidth_mbps is None else float(bandwidth_mbps) * 1e6
         if not (np.isfinite(bps) and bps > 0):
             raise E3GymError(f"bandwidth_mbps must be > 0, got {bandwidth_mbps!r}")
         offload = np.arange(table.n_cuts) != table.local_cut
@@ -100,16 +99,21 @@ class NeurosurgeonStatic(_Fixed):
         coef, *_ = np.linalg.lstsq(work[offload] / scale, table.edge_s[offload], rcond=None)
         self.edge_coef = coef / scale
         self.bandwidth_bps = bps
-        link = 2 * base.propagation_s + (table.bits + 8 * table.result_bytes) / bps
-        self.predicted_s = table.frontend_s + np.where(offload, link + work @ self.edge_coef, 0.0)
+        self.estimates = PartitionEstimates(bps, np.where(offload, work @ self.edge_coef, 0.0))
+        self.predicted_s = self.predictions(self.estimates)
         self.cut = int(np.argmin(self.predicted_s))
+
+    def predictions(self, estimates: PartitionEstimates) -> np.ndarray:
+        """The delay of every cut predicted from ``estimates`` by the env's own frame timeline."""
+        return np.array([self.system.predict(p, estimates).latency_s for p in range(self.system.n_cuts)])
 
 
 class OracleCut(_Fixed):
     """The best cut of every frame under the true bandwidth and load (clairvoyant, noise-free)."""
 
     def __init__(self, env: gym.Env):
-        self.base = _partition_env(env, "OracleCut")
+        _partition_system(env, "OracleCut")
+        self.base = env.unwrapped
 
     def act(self, obs: Any, info: dict) -> int:
         """argmin of the env's true expected delays for the current frame."""

@@ -37,8 +37,10 @@ from stable_baselines3.common.monitor import Monitor  # noqa: E402
 from stable_baselines3.common.torch_layers import CombinedExtractor, FlattenExtractor, NatureCNN  # noqa: E402
 from torch import nn  # noqa: E402
 
+from e3gym.agents._system import has_system
 from e3gym.agents.base import AgentSpecError
 from e3gym.agents.train import ALGOS
+from e3gym.core.cluster import Cluster
 from e3gym.envs.wrappers import FlatAction
 from e3gym.errors import E3GymError
 from e3gym.files import write_text_atomic
@@ -70,7 +72,7 @@ ACTION_SPACES: dict[str, tuple[type, ...]] = {
 
 def _is_request_env(env: gym.Env) -> bool:
     # EndEdgeCloud and ModelSelection: one request per step, with the metrics of INFO_KEYWORDS in its info.
-    return hasattr(env.unwrapped, "distinct_actions")
+    return has_system(env, Cluster)
 
 
 def make_env(env_id: str, algo: str, monitor: bool = True, **env_kwargs: Any) -> gym.Env:

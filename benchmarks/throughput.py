@@ -1,84 +1,229 @@
 """Raw step() rate of e3gym envs as a ratio to Gymnasium's CartPole-v1, measured interleaved in CPU time.
 
-    python benchmarks/throughput.py [--steps 5000] [--repeats 5] [--envs ID ...] [--out FILE.json]
+    python benchmarks/throughput.py [--repeats 5] [--block-s 0.3] [--envs ID ...] [--out FILE.json]
 
-For each env, rounds alternate CartPole and the env (same number of steps each), timing each
-block with ``time.process_time`` (CPU time of this process: other load on a shared machine does
-not count). The ratio of each round is env steps/s over CartPole steps/s from the same round, and
-the median over ``--repeats`` rounds is reported, so drifts in machine speed cancel. Each env is
-built with ``gymnasium.make`` (registered wrappers included) and actions are pre-sampled.
-Target for EndEdgeCloud-v1: >= 0.25x.
+For each registered env id, repetitions of CartPole-v1 and of the env alternate in this one process
+(the order flips every repetition). Each repetition is one block of steps timed with
+``time.process_time``: CPU time of this process, so other load on a shared machine does not count.
+A repetition's ratio is env steps/s over CartPole steps/s, and the median over ``--repeats``
+repetitions (>= 5) is reported, so drifts in machine speed cancel. Actions are drawn from the
+action space seeded with 0, sampled before each block so that drawing them is not timed; an
+episode that ends is reset, and resets are timed with the steps. Every env is built with
+``gymnasium.make`` (registered wrappers included). A short warm-up sizes each subject's block to
+take about ``--block-s`` CPU seconds, so a slow env (one step of ModelPlacement-v0 solves a whole
+stopping problem) and CartPole each get a block of comparable length.
+
+Writes ``benchmarks/results/throughput.json``:
+``{"single": {env_id: ratio}, "vector": {env_id: {n_envs: ratio}}, "cartpole_steps_per_s": ...,
+"hardware": ..., "command": ...}``. A vector env enters through :func:`vector_ratios` alone: it
+builds one :class:`Subject` per batch size (``steps_per_call = n_envs``) and measures each with
+:func:`interleaved_ratio`. Target for EndEdgeCloud-v1: >= 0.25x.
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
+import platform
+import shlex
 import statistics
+import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
 
 import e3gym
+from e3gym.errors import E3GymError
+from e3gym.files import write_text_atomic
 
+DEFAULT_OUT = Path(__file__).parent / "results" / "throughput.json"
+REFERENCE_ID = "CartPole-v1"
 TARGETS = {"e3gym/EndEdgeCloud-v1": 0.25}
-STEPS = {"e3gym/ModelPlacement-v0": 200}  # one step of the placement env solves a whole stopping problem
+MIN_REPEATS = 5
+WARMUP_S = 0.05  # CPU seconds of warm-up per subject: caches filled, then the step time that sizes blocks
+MIN_BLOCK_CALLS, MAX_BLOCK_CALLS = 10, 2_000_000
 
 
-class Runner:
-    """An env stepped with pre-sampled actions, reset whenever an episode ends."""
+@dataclass
+class Subject:
+    """Something whose steps are timed: ``run(n)`` makes ``n`` calls and returns the CPU seconds they took.
 
-    def __init__(self, env_id: str, seed: int = 0):
-        self.env = gym.make(env_id)
-        self.env.action_space.seed(seed)
-        self.actions = [self.env.action_space.sample() for _ in range(1000)]
-        self.env.reset(seed=seed)
-        self.i = 0
+    ``steps_per_call`` is how many env steps one call makes (1 for a single env, ``n_envs`` for a
+    vector env), so rates are always env steps per second.
+    """
 
-    def cpu_s(self, n_steps: int) -> float:
-        """CPU seconds for ``n_steps`` steps."""
-        env, actions = self.env, self.actions
+    name: str
+    run: Callable[[int], float]
+    steps_per_call: int = 1
+
+
+def single_env(env_id: str, seed: int = 0, **make_kwargs: Any) -> Subject:
+    """A single env stepped with seeded random actions, reset whenever an episode ends."""
+    env = gym.make(env_id, **make_kwargs)
+    env.action_space.seed(seed)
+    env.reset(seed=seed)
+    sample = env.action_space.sample
+
+    def run(n_calls: int) -> float:
+        actions = [sample() for _ in range(n_calls)]  # drawn before the clock starts
+        step, reset = env.step, env.reset
+        gc.collect()
         start = time.process_time()
-        for _ in range(n_steps):
-            _, _, terminated, truncated, _ = env.step(actions[self.i % 1000])
-            self.i += 1
+        for action in actions:
+            _, _, terminated, truncated, _ = step(action)
             if terminated or truncated:
-                env.reset()
+                reset()
         return time.process_time() - start
 
-
-def ratio(env_id: str, n_steps: int, repeats: int) -> tuple[float, float, float]:
-    """(median ratio to CartPole, median env steps/s, median CartPole steps/s), interleaved rounds."""
-    cart, env = Runner("CartPole-v1"), Runner(env_id)
-    cart.cpu_s(200), env.cpu_s(min(n_steps, 200))  # warm-up
-    ratios, rates, cart_rates = [], [], []
-    for _ in range(repeats):
-        c = n_steps / cart.cpu_s(n_steps)
-        e = n_steps / env.cpu_s(n_steps)
-        ratios.append(e / c)
-        rates.append(e)
-        cart_rates.append(c)
-    return statistics.median(ratios), statistics.median(rates), statistics.median(cart_rates)
+    return Subject(env_id, run)
 
 
-def main() -> None:
+def block_calls(subject: Subject, block_s: float) -> int:
+    """Warm the subject up, then the number of calls that takes about ``block_s`` CPU seconds."""
+    n, spent = 0, 0.0
+    batch = 1
+    while spent < WARMUP_S:
+        spent += subject.run(batch)
+        n += batch
+        batch *= 2
+    per_call = max(spent / n, 1e-9)
+    return min(max(round(block_s / per_call), MIN_BLOCK_CALLS), MAX_BLOCK_CALLS)
+
+
+@dataclass
+class Measurement:
+    """Medians over the repetitions: the ratio, the subject's and CartPole's env steps per second."""
+
+    ratio: float
+    steps_per_s: float
+    reference_steps_per_s: float
+    reference_rates: list[float]
+
+
+def interleaved_ratio(subject: Subject, reference: Subject, repeats: int, block_s: float,
+                      advance: Callable[[], None] = lambda: None) -> Measurement:
+    """Alternate blocks of ``reference`` and ``subject``; median of the per-repetition rate ratios.
+
+    ``advance`` is called after each repetition (the progress bar).
+    """
+    n_sub, n_ref = block_calls(subject, block_s), block_calls(reference, block_s)
+    ratios, rates, ref_rates = [], [], []
+    for k in range(repeats):
+        if k % 2 == 0:  # flip the order so a drift within a repetition favours neither
+            ref_s, sub_s = reference.run(n_ref), subject.run(n_sub)
+        else:
+            sub_s, ref_s = subject.run(n_sub), reference.run(n_ref)
+        rate = n_sub * subject.steps_per_call / sub_s
+        ref_rate = n_ref * reference.steps_per_call / ref_s
+        ratios.append(rate / ref_rate)
+        rates.append(rate)
+        ref_rates.append(ref_rate)
+        advance()
+    return Measurement(statistics.median(ratios), statistics.median(rates), statistics.median(ref_rates),
+                       ref_rates)
+
+
+def single_ratios(env_ids: list[str], reference: Subject, repeats: int, block_s: float, progress: Progress,
+                  rows: list[tuple], ref_rates: list[float]) -> dict[str, float]:
+    """Each single env's median ratio to CartPole (also appends its table row and CartPole rates)."""
+    out = {}
+    for env_id in env_ids:
+        task = progress.add_task(env_id, total=repeats)
+        m = interleaved_ratio(single_env(env_id), reference, repeats, block_s,
+                              lambda task=task: progress.advance(task))
+        out[env_id] = round(m.ratio, 4)
+        ref_rates.extend(m.reference_rates)
+        rows.append((env_id, "1", m.steps_per_s, m.reference_steps_per_s, m.ratio, TARGETS.get(env_id)))
+    return out
+
+
+def vector_ratios(reference: Subject, repeats: int, block_s: float, progress: Progress, rows: list[tuple],
+                  ref_rates: list[float]) -> dict[str, dict[str, float]]:
+    """Each vector env's ratio per batch size (``{env_id: {"1": r, "64": r, "1024": r}}``); none is
+    registered, so it is empty."""
+    return {}
+
+
+def hardware() -> str:
+    """The CPU model, its core count, the OS and the Python and Gymnasium versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.machine()}, "
+            f"Python {platform.python_version()}, Gymnasium {gym.__version__}")
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Raise E3GymError naming the first bad argument."""
+    if args.repeats < MIN_REPEATS:
+        raise E3GymError(f"--repeats must be >= {MIN_REPEATS} (the median of fewer is too noisy), got {args.repeats}")
+    if not 0.01 <= args.block_s <= 60:
+        raise E3GymError(f"--block-s must be in [0.01, 60] CPU seconds, got {args.block_s}")
+    unknown = [e for e in args.envs if e not in e3gym.ENVIRONMENTS]
+    if unknown:
+        raise E3GymError(f"--envs: unknown env id {unknown[0]!r}; registered: {', '.join(sorted(e3gym.ENVIRONMENTS))}")
+
+
+def table(rows: list[tuple]) -> Table:
+    """The results as a rich table."""
+    t = Table(title=f"steps/s in CPU time, ratio to {REFERENCE_ID} (median of the repetitions)")
+    t.add_column("env", no_wrap=True)
+    for name in ("n_envs", "steps/s", REFERENCE_ID, "ratio"):
+        t.add_column(name, justify="right")
+    t.add_column("target")
+    for env_id, n_envs, rate, ref, ratio, target in rows:
+        verdict = "" if target is None else f">= {target:.2f}x {'met' if ratio >= target else 'MISSED'}"
+        t.add_row(env_id, n_envs, f"{rate:,.0f}", f"{ref:,.0f}", f"{ratio:.4f}", verdict)
+    return t
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=5_000, help="steps per block (default 5000)")
-    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds per env (default 5)")
-    parser.add_argument("--envs", nargs="*", default=sorted(e3gym.ENVIRONMENTS))
-    parser.add_argument("--out", type=Path, default=None, help="also write the ratios as JSON")
-    args = parser.parse_args()
-    print(f"{'env':32s} {'steps/s':>10s} {'CartPole':>10s} {'ratio':>7s}  target")
-    results = {}
-    for env_id in args.envs:
-        r, rate, cart = ratio(env_id, STEPS.get(env_id, args.steps), args.repeats)
-        results[env_id] = round(r, 4)
-        target = TARGETS.get(env_id)
-        verdict = "" if target is None else f">= {target:.2f}x {'met' if r >= target else 'MISSED'}"
-        print(f"{env_id:32s} {rate:10.0f} {cart:10.0f} {r:7.3f}  {verdict}", flush=True)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"single": results}, indent=1) + "\n")
+    parser.add_argument("--repeats", type=int, default=MIN_REPEATS,
+                        help=f"interleaved repetitions per env, >= {MIN_REPEATS} (default {MIN_REPEATS})")
+    parser.add_argument("--block-s", type=float, default=0.3,
+                        help="CPU seconds each timed block should take (default 0.3)")
+    parser.add_argument("--envs", nargs="+", default=sorted(e3gym.ENVIRONMENTS), metavar="ID",
+                        help="env ids to measure (default: every registered one)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results JSON (default {DEFAULT_OUT})")
+    args = parser.parse_args(argv)
+    try:
+        check_args(args)
+    except E3GymError as err:
+        parser.error(str(err))
+
+    console = Console(stderr=True)
+    reference = single_env(REFERENCE_ID)
+    rows: list[tuple] = []
+    ref_rates: list[float] = []
+    columns = (TextColumn("{task.description:32s}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        single = single_ratios(args.envs, reference, args.repeats, args.block_s, progress, rows, ref_rates)
+        vector = vector_ratios(reference, args.repeats, args.block_s, progress, rows, ref_rates)
+    Console(width=max(Console().width, 100)).print(table(rows))  # env ids unclipped when piped (80 columns)
+    command = shlex.join(["python", "benchmarks/throughput.py", *(sys.argv[1:] if argv is None else argv)])
+    result = {"single": single, "vector": vector,
+              "cartpole_steps_per_s": round(statistics.median(ref_rates)), "hardware": hardware(),
+              "command": command}
+    write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
+    console.print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

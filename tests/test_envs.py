@@ -207,3 +207,34 @@ def test_random_scenarios_keep_every_invariant(n_users, rate, edge_workers, clou
         last_arrival = info["arrival_s"]
         assert np.isfinite(reward) and reward <= 0
         assert not terminated
+
+
+SYSTEMS = {"e3gym/EndEdgeCloud-v1": "Cluster", "e3gym/ModelSelection-v1": "Cluster",
+           "e3gym/mo-EndEdgeCloud-v1": "Cluster", "e3gym/mo-ModelSelection-v1": "Cluster",
+           "e3gym/Partition-v0": "PartitionSystem", "e3gym/FadingSplit-v0": "SplitProblem",
+           "e3gym/ModelPlacement-v0": "PlacementModel"}
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_every_env_shares_the_base_and_names_its_system(env_id):
+    from e3gym.envs.base import E3Env
+    base = gym.make(env_id).unwrapped
+    assert isinstance(base, E3Env) and type(base.system).__name__ == SYSTEMS[env_id]
+    with pytest.raises(gym.error.ResetNeeded):
+        base.step(base.action_space.sample())
+    base.reset(seed=0)
+    assert base.action_masks().all() and type(base.system).__name__ == SYSTEMS[env_id]
+
+
+@pytest.mark.parametrize("agent, env_id, needs", [
+    ("greedy", "e3gym/Partition-v0", "Greedy needs an env with"),
+    ("neurosurgeon", "e3gym/FadingSplit-v0", "NeurosurgeonStatic needs e3gym/Partition-v0; got FadingSplitEnv"),
+    ("mulinucb", "e3gym/EndEdgeCloud-v1", "MuLinUCB needs e3gym/Partition-v0"),
+    ("optimal_stopping", "e3gym/ModelPlacement-v0", "OptimalStopping needs e3gym/FadingSplit-v0"),
+    ("optimal_placement", "e3gym/FadingSplit-v0", "OptimalPlacement needs e3gym/ModelPlacement-v0"),
+    ("partition_oracle", "CartPole-v1", "OracleCut needs e3gym/Partition-v0; got CartPoleEnv"),
+])
+def test_agents_refuse_an_env_whose_system_they_cannot_use(agent, env_id, needs):
+    from e3gym.agents.base import AgentSpecError, load_agent
+    with pytest.raises(AgentSpecError, match=re.escape(needs)):
+        load_agent(agent, gym.make(env_id))

@@ -1,4 +1,4 @@
-"""The fading-channel cost model (e3gym.core.fading) and the FadingSplit-v0 / ModelPlacement-v0 envs."""
+"""The fading-channel cost model (e3gym.core.coinference) and the FadingSplit-v0 / ModelPlacement-v0 envs."""
 from __future__ import annotations
 
 import math
@@ -12,8 +12,9 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from e3gym.agents.base import run_episode
 from e3gym.agents.stopping import FixedPlacement, OptimalPlacement, OptimalStopping
-from e3gym.core import fading
-from e3gym.core.fading import FadingChannel, LayerModel, SplitProblem
+from e3gym.core import coinference
+from e3gym.core.coinference import DiscreteChannel, FadingChannel, LayerModel, SplitProblem
+from e3gym.core.network import RayleighFading
 from e3gym.core.profiles import builtin_library
 from e3gym.envs.fading_split import FadingSplitEnv, ModelPlacementEnv
 
@@ -38,9 +39,9 @@ def test_rate_floor_and_its_inverse():
 
 
 def test_path_loss_model_of_huang_et_al():
-    g = fading.path_loss_gain(10.0)
+    g = coinference.path_loss_gain(10.0)
     assert g == pytest.approx(4.11 * (3e8 / (4 * math.pi * 915e6 * 10.0)) ** 2.8)
-    assert fading.mean_snr_db(0.1, 10.0) == pytest.approx(10 * math.log10(0.1 * g / 1e-10))
+    assert coinference.mean_snr_db(0.1, 10.0) == pytest.approx(10 * math.log10(0.1 * g / 1e-10))
 
 
 def test_mlp_layers_are_fully_parametric():
@@ -130,18 +131,38 @@ def test_placement_step_matches_its_analytical_cost():
         obs, reward, _, _, info = env.step(2)
         costs.append(-reward)
     problem = env.problem_at(6.0)
-    want = fading.placement_cost(problem, 2, 2000)
+    want = coinference.placement_cost(problem, 2, 2000)
     assert info["expected_cost"] == pytest.approx(want)
     assert abs(np.mean(costs) - want) < 2.58 * np.std(costs, ddof=1) / math.sqrt(len(costs))
     best = OptimalPlacement(env)
-    assert best.act(obs, info) == int(np.argmin([fading.placement_cost(problem, m, 2000) for m in range(7)]))
+    assert best.act(obs, info) == int(np.argmin([coinference.placement_cost(problem, m, 2000) for m in range(7)]))
     assert FixedPlacement(env, 4).act(obs, info) == 4
 
 
 def test_placing_nothing_downloads_nothing():
     p = SplitProblem(LayerModel.mlp(), FadingChannel())
-    assert fading.download_cost(p, 0) == 0.0
-    assert fading.download_cost(p, 2) == pytest.approx(sum(p.layers.param_bits[:2]) * p.channel.inv_rate_tail(0.0))
+    assert coinference.download_cost(p, 0) == 0.0
+    assert coinference.download_cost(p, 2) == pytest.approx(sum(p.layers.param_bits[:2]) * p.channel.inv_rate_tail(0.0))
+
+
+def test_one_download_at_a_known_gain_is_its_bits_over_the_rate():
+    p = SplitProblem(LayerModel.mlp(), DiscreteChannel([2.0], [1.0], 2e6, 10.0, -10.0))  # every gain is 2
+    bits = sum(p.layers.param_bits[:2])
+    rate = 2e6 * math.log2(1 + 10.0 * 2.0)
+    assert coinference.sample_download_s(p, 2, np.random.default_rng(0)) == pytest.approx(bits / rate, rel=1e-12)
+    rng = np.random.default_rng(0)
+    before = rng.bit_generator.state
+    assert coinference.sample_download_s(p, 0, rng) == 0.0 and rng.bit_generator.state == before  # nothing drawn
+
+
+def test_rayleigh_links_draw_each_block_from_the_channels_law():
+    proc = RayleighFading(2e6, 10.0, 0.02, -10.0)
+    mine, twin = np.random.default_rng(5), np.random.default_rng(5)
+    for _ in range(200):  # one Exp(1) gain per block, in order, at W log2(1 + max(snr h, snr_min))
+        duration, rate = proc.next_segment(mine)
+        h = twin.standard_exponential()
+        assert duration == 0.02 and rate == pytest.approx(2e6 * math.log2(1 + max(10.0 * h, 0.1)), rel=1e-12)
+    assert proc.channel.rate_bps(0.3) == pytest.approx(proc.rate_bps(0.3), rel=1e-15)
 
 
 def test_observation_tables_match_the_spaces():
@@ -170,8 +191,8 @@ def test_observation_tables_match_the_spaces():
     (lambda: ModelPlacementEnv(snr_low_db=30.0), "snr_low_db"),
     (lambda: ModelPlacementEnv(rx_power_w=-1.0), "rx_power_w"),
     (lambda: ModelPlacementEnv(layers="ans-vgg16"), "param_bits"),
-    (lambda: fading.optimal_policy(SplitProblem(LayerModel.mlp(), FadingChannel()), 9), "horizon"),
-    (lambda: fading.evaluate_policy(SplitProblem(LayerModel.mlp(), FadingChannel()), 2, [0.1]), "thresholds"),
+    (lambda: coinference.optimal_policy(SplitProblem(LayerModel.mlp(), FadingChannel()), 9), "horizon"),
+    (lambda: coinference.evaluate_policy(SplitProblem(LayerModel.mlp(), FadingChannel()), 2, [0.1]), "thresholds"),
     (lambda: FadingChannel(mean_snr_db=float("nan")), "mean_snr_db"),
 ])
 def test_bad_parameters_name_themselves(make, name):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from pathlib import Path
 
@@ -15,9 +14,10 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 import e3gym
 from e3gym.agents.partition_baselines import NeurosurgeonStatic, OnDevice, OracleCut
 from e3gym.core.ans import CONTEXT_FEATURES, cut_table
-from e3gym.core.profiles import (ProfileError, ProfileLibrary, builtin_library, builtin_profile_dir, parse_device)
+from e3gym.core.profiles import (ModelFile, ProfileError, ProfileLibrary, builtin_library, builtin_profile_dir,
+                                 dump_device_file, dump_model_file, parse_device)
 from e3gym.envs.partition import PartitionEnv
-from e3gym.profiler import ans_tables
+from e3gym.curation import ans_tables
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "published"
 CONSTANT = dict(bandwidth={"kind": "constant", "mbps": 18.88}, load={"kind": "constant", "factor": 1.0})
@@ -34,9 +34,10 @@ def test_ans_profiles_load_with_provenance():
 
 @pytest.mark.skipif(not REFERENCE.is_dir(), reason="reference data not present beside the repository")
 def test_shipped_ans_profiles_equal_a_fresh_conversion():
-    for rel, data in ans_tables.build_all(REFERENCE).items():
-        shipped = json.loads((builtin_profile_dir() / rel).read_text(encoding="utf-8"))
-        assert shipped == json.loads(json.dumps(data)), f"profiles/{rel} is stale: rerun e3gym.profiler.ans_tables"
+    for rel, profile in ans_tables.build_all(REFERENCE).items():
+        fresh = dump_model_file(profile) if isinstance(profile, ModelFile) else dump_device_file(profile)
+        shipped = (builtin_profile_dir() / rel).read_text(encoding="utf-8")
+        assert shipped == fresh, f"profiles/{rel} is stale: rerun e3gym.curation.ans_tables"
 
 
 def test_vgg16_context_matches_the_published_table():
@@ -53,8 +54,8 @@ def test_vgg16_context_matches_the_published_table():
 def test_vgg16_cuts_line_up_with_torchvision_blocks():
     lib = builtin_library()
     ans, tv = lib.model("ans-vgg16"), lib.model("vgg16")
-    raw = json.loads(Path(ans.source_file).read_text())["models"][0]
-    cuts = raw["equivalent"]["cut"]
+    assert ans.equivalent.model == "vgg16"
+    cuts = ans.equivalent.cut
     for p, c in enumerate(cuts[:-1]):
         if c != int(c):
             assert 32 < c < 33  # inside torchvision's classifier block

@@ -246,12 +246,12 @@ def test_interrupted_measurement_leaves_no_file(tmp_path: Path, monkeypatch: pyt
 def test_failure_while_writing_leaves_old_files_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert profile(tmp_path) == 0
     before = {p: p.read_bytes() for p in files_in(tmp_path)}
-    import e3gym.core.profiles as core
+    import e3gym.files
 
     def crash(*args, **kwargs):
         raise RuntimeError("disk went away")
 
-    monkeypatch.setattr(core, "load_device_file", crash)  # after the temporary files are written
+    monkeypatch.setattr(e3gym.files.os, "replace", crash)  # after the temporary files are written
     with pytest.raises(RuntimeError, match="disk went away"):
         profile(tmp_path)
     assert {p: p.read_bytes() for p in files_in(tmp_path)} == before  # no temp files, nothing replaced
@@ -277,7 +277,7 @@ def test_unknown_torchvision_name_lists_close_matches(tmp_path: Path, capsys: py
 
 def test_torchvision_reference_partition_matches_the_shipped_blocks(tmp_path: Path) -> None:
     pytest.importorskip("torchvision")
-    from e3gym.profiler.reference import reference_blocks, torchvision_model
+    from e3gym.profiler.reference_partition import reference_blocks, torchvision_model
 
     shipped = {m.name: m for m in load_model_file(Path(__file__).parents[1] / "profiles/models/torchvision.json")}
     model = torchvision_model("resnet18")

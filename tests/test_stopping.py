@@ -1,4 +1,4 @@
-"""Backward induction, OSLA and the fixed rules (e3gym.core.fading, agents/stopping.py)."""
+"""Backward induction, OSLA and the fixed rules (e3gym.core.coinference, agents/stopping.py)."""
 from __future__ import annotations
 
 import itertools
@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from e3gym.agents.base import AgentSpecError, load_agent
 from e3gym.agents.stopping import OSLA, OffloadAtHorizon, OffloadAtInput, OptimalStopping
-from e3gym.core import fading
-from e3gym.core.fading import DiscreteChannel, FadingChannel, LayerModel, SplitProblem
+from e3gym.core import coinference
+from e3gym.core.coinference import DiscreteChannel, FadingChannel, LayerModel, SplitProblem
 
 
 def small_problem(snr_db: float = 0.0) -> SplitProblem:
@@ -45,7 +45,7 @@ def test_backward_induction_equals_the_best_of_every_policy(snr_db, horizon):
     problem = small_problem(snr_db)
     subsets = [frozenset(s) for r in range(4) for s in itertools.combinations(range(3), r)]
     best = min(brute_force_cost(problem, horizon, sets) for sets in itertools.product(subsets, repeat=horizon))
-    opt = fading.optimal_policy(problem, horizon)
+    opt = coinference.optimal_policy(problem, horizon)
     assert opt.expected_cost == pytest.approx(best, rel=1e-12)
     # and the optimal thresholds, enumerated as stop sets, cost exactly that
     sets = tuple(frozenset(i for i, g in enumerate(problem.channel.gains) if g >= t) for t in opt.thresholds)
@@ -59,7 +59,7 @@ def test_policy_evaluation_equals_enumeration_for_any_thresholds(horizon):
     for _ in range(20):
         tau = rng.choice([0.0, 0.1, 1.0, 3.0, math.inf], size=horizon)
         sets = tuple(frozenset(i for i, g in enumerate(problem.channel.gains) if g >= t) for t in tau)
-        assert fading.evaluate_policy(problem, horizon, tau).expected_cost == pytest.approx(
+        assert coinference.evaluate_policy(problem, horizon, tau).expected_cost == pytest.approx(
             brute_force_cost(problem, horizon, sets), rel=1e-12)
 
 
@@ -70,16 +70,16 @@ def test_optimal_is_never_worse_than_any_rule(snr_db, energy_weight, n_layers, w
     problem = SplitProblem(LayerModel.mlp(n_layers=n_layers, width=width), FadingChannel(2e6, snr_db, -10.0),
                            energy_weight=energy_weight)
     m = round(horizon_frac * n_layers)
-    opt = fading.optimal_policy(problem, m).expected_cost
-    rules = [fading.osla_policy(problem, m), fading.fixed_stage_policy(problem, m, 0),
-             fading.fixed_stage_policy(problem, m, m), fading.evaluate_policy(problem, m, tau[:m])]
+    opt = coinference.optimal_policy(problem, m).expected_cost
+    rules = [coinference.osla_policy(problem, m), coinference.fixed_stage_policy(problem, m, 0),
+             coinference.fixed_stage_policy(problem, m, m), coinference.evaluate_policy(problem, m, tau[:m])]
     for rule in rules:
         assert opt <= rule.expected_cost * (1 + 1e-9), rule.name
 
 
 def test_osla_is_optimal_one_stage_before_the_horizon_and_its_threshold_is_closed_form():
     problem = SplitProblem(LayerModel.mlp(), FadingChannel(2e6, 4.0, -10.0))
-    opt, osla = fading.optimal_policy(problem, 6), fading.osla_policy(problem, 6)
+    opt, osla = coinference.optimal_policy(problem, 6), coinference.osla_policy(problem, 6)
     assert osla.thresholds[-1] == pytest.approx(opt.thresholds[-1])
     for l, tau in enumerate(osla.thresholds):
         if 0 < tau < math.inf:  # at the threshold, stopping costs exactly the one-step look-ahead
@@ -88,16 +88,16 @@ def test_osla_is_optimal_one_stage_before_the_horizon_and_its_threshold_is_close
 
 def test_fixed_rules_have_their_obvious_costs():
     problem = SplitProblem(LayerModel.mlp(), FadingChannel(2e6, 4.0, -10.0))
-    at_input = fading.fixed_stage_policy(problem, 6, 0)
+    at_input = coinference.fixed_stage_policy(problem, 6, 0)
     assert at_input.expected_cost == pytest.approx(problem.stop_cost_tail(0))
-    at_end = fading.fixed_stage_policy(problem, 6, 6)
+    at_end = coinference.fixed_stage_policy(problem, 6, 6)
     assert at_end.expected_cost == pytest.approx(sum(problem.continue_cost(l) for l in range(6)))
 
 
 def test_agents_play_their_thresholds():
     env = gym.make("e3gym/FadingSplit-v0", mean_snr_db=1.0)
     opt = OptimalStopping(env)
-    assert opt.policy.thresholds == fading.optimal_policy(env.unwrapped.problem, 6).thresholds
+    assert opt.policy.thresholds == coinference.optimal_policy(env.unwrapped.problem, 6).thresholds
     for stage in range(6):
         tau = opt.policy.thresholds[stage]
         assert opt.act(None, {"stage": stage, "gain": tau * 1.001 + 1e-12}) == 1

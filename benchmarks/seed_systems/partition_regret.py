@@ -18,6 +18,7 @@ import json
 import numpy as np
 
 from _common import DEFAULT_OUT, mean_ci, out_dir, pyplot
+from e3gym.agents.base import run_episode
 from e3gym.agents.mulinucb import MuLinUCB
 from e3gym.agents.partition_baselines import NeurosurgeonStatic, OracleCut, PartitionLinUCB
 from e3gym.envs.partition import PartitionEnv
@@ -29,16 +30,9 @@ AGENTS = {"muLinUCB": MuLinUCB, "LinUCB": PartitionLinUCB, "Neurosurgeon (static
 def run(agent_cls, env_kwargs: dict, seed: int, n_frames: int, agent_kwargs: dict | None = None) -> dict[str, np.ndarray]:
     """One run: per-frame regret, delay and cut."""
     env = PartitionEnv(**env_kwargs)
-    obs, info = env.reset(seed=seed)
     agent = agent_cls(env, **(agent_kwargs or {}))
-    out = {k: np.empty(n_frames) for k in ("regret_s", "delay_s", "cut")}
-    for t in range(n_frames):
-        action = agent.act(obs, info)
-        next_obs, reward, _, _, info = env.step(action)
-        agent.update(obs, action, reward, next_obs, info)
-        obs = next_obs
-        out["regret_s"][t], out["delay_s"][t], out["cut"][t] = info["regret_s"], info["delay_s"], info["cut"]
-    return out
+    episode = run_episode(env, agent, seed=seed, max_steps=n_frames)
+    return {k: episode.metric(k).astype(float) for k in ("regret_s", "delay_s", "cut")}
 
 
 def make_env_kwargs(model: str, edge_device: str, bandwidth: str | dict, load_factors: list[float],

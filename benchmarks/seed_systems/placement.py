@@ -15,6 +15,7 @@ import csv
 import numpy as np
 
 from _common import DEFAULT_OUT, mean_ci, out_dir, pyplot
+from e3gym.agents.base import run_episode
 from e3gym.agents.stopping import FixedPlacement, OptimalPlacement
 from e3gym.envs.fading_split import ModelPlacementEnv
 
@@ -38,12 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         analytic = best_agent.costs(snr)
         for m in range(env.n_layers + 1):
             agent = FixedPlacement(env, m)
-            obs, info = env.reset(seed=args.seed + m, options={"mean_snr_db": snr})
-            costs = []
-            for _ in range(args.periods):
-                obs, reward, *_ = env.step(agent.act(obs, info))
-                costs.append(-reward)
-            mc, h = mean_ci(np.array(costs))
+            episode = run_episode(env, agent, seed=args.seed + m, max_steps=args.periods,
+                                  options={"mean_snr_db": snr})
+            mc, h = mean_ci(-np.array(episode.rewards))
             rows.append({"snr_db": snr, "placed_layers": m, "expected_cost_s": analytic[m], "sim_mean_s": mc,
                          "sim_ci95_s": h})
             print(f"  SNR {snr:5.1f} dB  M = {m}: {analytic[m] * 1e3:8.4f} / {mc * 1e3:8.4f} +- {h * 1e3:.4f}")

@@ -4,7 +4,7 @@ the two fixed rules (offload the input, run every placed layer first).
     python benchmarks/seed_systems/stopping_snr.py [--out benchmarks/results] [--n 20000]
 
 For each SNR the problem is the env's own (``FadingSplitEnv(mean_snr_db=...).problem``); each rule's
-expected cost is computed exactly by the threshold-policy recursion of e3gym.core.fading and checked
+expected cost is computed exactly by the threshold-policy recursion of e3gym.core.coinference and checked
 by Monte-Carlo (``--n`` inferences, mean and 95% CI, fixed seed). Writes stopping_snr.png and
 stopping_snr.csv and prints the table, with OSLA's excess cost over the optimal rule.
 """
@@ -16,14 +16,14 @@ import csv
 import numpy as np
 
 from _common import DEFAULT_OUT, mean_ci, out_dir, pyplot
-from e3gym.core import fading
+from e3gym.core import coinference
 from e3gym.envs.fading_split import FadingSplitEnv
 
 RULES = {
-    "optimal": lambda p, m: fading.optimal_policy(p, m),
-    "OSLA": lambda p, m: fading.osla_policy(p, m),
-    "offload at input": lambda p, m: fading.fixed_stage_policy(p, m, 0),
-    "offload at horizon": lambda p, m: fading.fixed_stage_policy(p, m, m),
+    "optimal": lambda p, m: coinference.optimal_policy(p, m),
+    "OSLA": lambda p, m: coinference.osla_policy(p, m),
+    "offload at input": lambda p, m: coinference.fixed_stage_policy(p, m, 0),
+    "offload at horizon": lambda p, m: coinference.fixed_stage_policy(p, m, m),
 }
 
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         cells, exact = [], {}
         for name, make in RULES.items():
             policy = make(problem, m)
-            mc, h = mean_ci(fading.simulate(problem, policy, rng, args.n)["cost"])
+            mc, h = mean_ci(coinference.simulate(problem, policy, rng, args.n)["cost"])
             exact[name] = policy.expected_cost
             cells.append(f"{policy.expected_cost * 1e3:9.4f} / {mc * 1e3:8.4f} +- {h * 1e3:6.4f}")
             rows.append({"snr_db": snr, "rule": name, "expected_cost_s": policy.expected_cost, "mc_mean_s": mc,

@@ -13,21 +13,19 @@ edge; p = L runs everything on the device):
 Sources, in order of preference:
 
 * **ANS models** (``ans-vgg16``, ``ans-tiny-yolov2``): contexts and layer counts as ANS counted them
-  (the model file's ``layers``), front-end delays from ``jetson-tx2-ans``'s ``cut_latency_s``. Edge
+  (the blocks' ``layers``), front-end delays from ``jetson-tx2-ans``'s ``cut_latency_s``. Edge
   compute: a device profile with per-block latencies for the ANS model itself (a user's measurement),
-  else, for VGG16, a profile of torchvision's ``vgg16`` mapped through the model file's
-  ``equivalent`` cuts. Tiny-YOLOv2 has no measured edge profile here: pass your own.
+  else, for VGG16, a profile of torchvision's ``vgg16`` mapped through the model's ``equivalent``
+  cuts. Tiny-YOLOv2 has no measured edge profile here: pass your own.
 * **any other model** with per-block FLOPs by type: MACs = FLOPs / 2 for conv and fc, ops for other;
   the layer counts are the numbers of *blocks* after p doing work of that type (the profiles do not
   count layers inside a block). Front-end and edge from the two devices' per-block latencies.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
 
 import numpy as np
 
@@ -75,16 +73,6 @@ class CutTable:
         return self.contexts[:, 6]
 
 
-def _raw_entry(file: str, section: str, name: str) -> Mapping[str, Any]:
-    """The raw JSON entry of ``name`` in a profile file (for keys the schema does not keep), or {}."""
-    if not file or not Path(file).is_file():
-        return {}
-    data = json.loads(Path(file).read_text(encoding="utf-8"))
-    if section == "models" and isinstance(data.get("models"), list):
-        return next((m for m in data["models"] if m.get("name") == name), {})
-    return data.get("models", {}).get(name, {}) if isinstance(data.get("models"), dict) else {}
-
-
 def _device(spec: str | Path | DeviceProfile, lib: ProfileLibrary, what: str) -> DeviceProfile:
     if isinstance(spec, DeviceProfile):
         return spec
@@ -104,13 +92,11 @@ def contexts_of(model: ModelProfile) -> np.ndarray:
             f"({'no blocks' if not model.has_blocks else 'missing in blocks ' + ', '.join(missing[:3])}); the per-cut "
             f"context needs them: measure the model with `e3gym profile` (which counts FLOPs per block) or use an "
             f"ANS model (ans-vgg16, ans-tiny-yolov2)")
-    raw = _raw_entry(model.source_file, "models", model.name)
-    raw_blocks = raw.get("blocks", [])
     n = len(model.blocks)
     work = np.array([[b.flops[k] for k in FLOP_KINDS] for b in model.blocks])
     work[:, :2] /= 2.0  # FLOPs -> MACs for conv and fc
-    if len(raw_blocks) == n and all(isinstance(rb.get("layers"), dict) for rb in raw_blocks):
-        counts = np.array([[float(rb["layers"].get(k, 0)) for k in FLOP_KINDS] for rb in raw_blocks])
+    if all(b.layers is not None for b in model.blocks):
+        counts = np.array([[float(b.layers[k]) for k in FLOP_KINDS] for b in model.blocks])
     else:  # no layer counts in the profile: count blocks doing work of each type
         counts = (work > 0).astype(float)
     after_work = np.cumsum(work[::-1], axis=0)[::-1]
@@ -125,13 +111,12 @@ def contexts_of(model: ModelProfile) -> np.ndarray:
 
 def frontend_of(model: ModelProfile, device: DeviceProfile) -> np.ndarray:
     """Device-side delay of every cut: the device's per-cut table if it has one, else per-block prefix sums."""
-    raw = _raw_entry(device.source_file, "devices", model.name)
-    table = raw.get("cut_latency_s")
+    entry = device.models.get(model.name)
+    table = None if entry is None else entry.cut_latency_s  # values checked on load, the count here
     if table is not None:
-        if (not isinstance(table, list) or len(table) != model.n_blocks + 1
-                or not all(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0 for v in table)):
-            raise ProfileError(f"{device.source_file}: field 'models.{model.name}.cut_latency_s': expected "
-                               f"{model.n_blocks + 1} finite numbers >= 0 (one per cut)")
+        if len(table) != model.n_blocks + 1:
+            raise ProfileError(f"{device.source_file or 'in memory'}: field 'models.{model.name}.cut_latency_s': "
+                               f"{len(table)} values, expected {model.n_blocks + 1} (one per cut)")
         return np.array(table, dtype=float)
     return np.concatenate([[0.0], np.cumsum(device.block_latencies_s(model))])
 
@@ -151,10 +136,13 @@ def edge_of(model: ModelProfile, device: DeviceProfile, lib: ProfileLibrary) -> 
         blocks = np.array(device.block_latencies_s(model))
         return (np.array([_suffix(blocks, c) for c in range(model.n_blocks + 1)]), device.spread(model.name),
                 f"per-block latencies of {model.name} on {device.name}")
-    equivalent = _raw_entry(model.source_file, "models", model.name).get("equivalent")
+    equivalent = model.equivalent
     if equivalent is not None:
-        other = lib.model(equivalent["model"])
-        cuts = equivalent["cut"]
+        other = lib.model(equivalent.model)
+        cuts = equivalent.cut
+        if max(cuts) > other.n_blocks:
+            raise ProfileError(f"{model.source_file or 'in memory'}: field 'models({model.name}).equivalent.cut': "
+                               f"cut {max(cuts):g} is beyond the {other.n_blocks} blocks of {other.name!r}")
         if other.name in device.models and device.models[other.name].blocks is not None:
             blocks = np.array(device.block_latencies_s(other))
             return (np.array([_suffix(blocks, c) for c in cuts]), device.spread(other.name),
@@ -162,7 +150,7 @@ def edge_of(model: ModelProfile, device: DeviceProfile, lib: ProfileLibrary) -> 
     raise ProfileError(
         f"no edge-side latency for model {model.name!r} on device {device.name!r}: it needs per-block latencies "
         f"of {model.name!r} ({model.n_blocks} blocks, aligned with the model file {model.source_file})"
-        + (f" or of {equivalent['model']!r}" if equivalent else "")
+        + (f" or of {equivalent.model!r}" if equivalent else "")
         + ". No measured edge profile ships for it; pass your own device profile (a JSON path or DeviceProfile) "
           "as the edge device")
 

@@ -73,9 +73,17 @@ class FifoResource:
     served); when a job issued later reaches the server sooner (a faster link), it may fill an idle
     gap that ends before the next reserved job starts (backfilling), so a worker never idles while
     a job that fits is waiting, and no earlier reservation ever moves.
+
+    A search costs O(log n) plus one step per gap it has to pass over (too short for the job): one
+    step when the server keeps up, more only when the gaps after ``ready_s`` are too short for the
+    job. ``gap_checks`` counts the candidate gaps examined, the one taken included, summed over
+    workers and over :meth:`slot` and :meth:`reserve` calls: a cost measure that does not depend on
+    timing. Touching jobs form one busy block, so a zero-length job (the timeline reserves none)
+    takes the earliest time from ``ready_s`` on that is not inside a block, never a point where two
+    jobs touch.
     """
 
-    __slots__ = ("n_workers", "_starts", "_ends", "_finishes")
+    __slots__ = ("n_workers", "_starts", "_ends", "_finishes", "gap_checks")
 
     def __init__(self, n_workers: int):
         if not (isinstance(n_workers, int) and n_workers >= 1):
@@ -84,18 +92,23 @@ class FifoResource:
         self._starts: list[list[float]] = [[] for _ in range(n_workers)]  # per worker: busy blocks, sorted
         self._ends: list[list[float]] = [[] for _ in range(n_workers)]
         self._finishes: list[float] = []  # heap of every reserved job's finish time
+        self.gap_checks = 0
 
-    @staticmethod
-    def _slot(starts: list[float], ends: list[float], ready_s: float, duration_s: float) -> float:
-        # busy blocks are disjoint and sorted, so ends are sorted too: start at the first block not over
-        i = bisect_right(ends, ready_s)
+    def _slot(self, starts: list[float], ends: list[float], ready_s: float, duration_s: float) -> float:
+        # One worker's busy blocks are disjoint, sorted and apart (reserve merges touching ones), so
+        # ends are sorted. A block that ends by ready_s cannot overlap a job starting at ready_s or
+        # later, and a scan from the first block would pass over all of those without moving t.
+        # Starting at the first block not over by ready_s therefore gives the same slot.
+        i = i0 = bisect_right(ends, ready_s)
         t, n = ready_s, len(starts)
         while i < n:
-            if t + duration_s <= starts[i]:
+            if t + duration_s <= starts[i]:  # fits in the gap before block i
+                self.gap_checks += i - i0 + 1
                 return t
             if ends[i] > t:
                 t = ends[i]
             i += 1
+        self.gap_checks += n - i0 + 1  # the passed gaps and the open one after the last block
         return t
 
     def slot(self, ready_s: float, duration_s: float) -> tuple[float, int]:

@@ -13,7 +13,7 @@ Processes:
   exponential dwell times.
 * :class:`RayleighFading` - block fading: every coherence interval the power gain ``h ~ Exp(1)`` is
   redrawn and the rate is Shannon's ``W log2(1 + snr h)``, with ``snr`` truncated below at
-  ``min_snr_db`` so no transfer takes forever.
+  ``min_snr_db`` so no transfer takes forever (the law of :class:`~e3gym.core.coinference.FadingChannel`).
 * :class:`TraceBandwidth` - replays a user's trace file, looping; :func:`load_trace` reads Mahimahi
   packet-delivery traces and two-column ``seconds Mbps`` text.
 """
@@ -32,6 +32,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from e3gym.core.coinference import FadingChannel
 from e3gym.errors import E3GymError
 
 MAHIMAHI_PACKET_BYTES = 1500
@@ -175,7 +176,8 @@ class MarkovBandwidth:
 
 
 class RayleighFading:
-    """Block Rayleigh fading: Shannon rate of a channel whose power gain is redrawn each block.
+    """Block Rayleigh fading as a bandwidth process: each block a fresh gain of a
+    :class:`~e3gym.core.coinference.FadingChannel`, at that channel's Shannon rate (the one rate law).
 
     Args:
         bandwidth_hz: channel bandwidth W.
@@ -185,25 +187,34 @@ class RayleighFading:
     """
 
     def __init__(self, bandwidth_hz: float, mean_snr_db: float, coherence_s: float, min_snr_db: float = -10.0):
-        self.bandwidth_hz = _positive("bandwidth_hz", bandwidth_hz)
+        self.channel = FadingChannel(bandwidth_hz, mean_snr_db, min_snr_db)
         self.coherence_s = _positive("coherence_s", coherence_s)
-        if not (math.isfinite(mean_snr_db) and math.isfinite(min_snr_db)):
-            raise E3GymError("mean_snr_db and min_snr_db must be finite")
-        if min_snr_db >= mean_snr_db:
-            raise E3GymError(f"min_snr_db ({min_snr_db}) must be below mean_snr_db ({mean_snr_db})")
-        self.mean_snr = 10 ** (mean_snr_db / 10)
-        self.min_snr = 10 ** (min_snr_db / 10)
         self.stochastic = True  # draws a gain for every block
+
+    @property
+    def bandwidth_hz(self) -> float:
+        """W."""
+        return self.channel.bandwidth_hz
+
+    @property
+    def mean_snr(self) -> float:
+        """Average received SNR (linear)."""
+        return self.channel.mean_snr
+
+    @property
+    def min_snr(self) -> float:
+        """The SNR floor (linear)."""
+        return self.channel.min_snr
 
     def rate_bps(self, gain: float) -> float:
         """Shannon rate at power gain ``gain`` (floored at the minimum SNR)."""
-        return self.bandwidth_hz * math.log2(1 + max(self.mean_snr * gain, self.min_snr))
+        return self.channel.block_rate_bps(gain)
 
     def first_segment(self, rng: np.random.Generator) -> tuple[float, float]:
         return self.next_segment(rng)
 
     def next_segment(self, rng: np.random.Generator) -> tuple[float, float]:
-        return self.coherence_s, self.rate_bps(float(rng.exponential(1.0)))
+        return self.coherence_s, self.rate_bps(float(self.channel.sample(rng)))
 
     def max_bps(self) -> float:
         # Gains above 50x the mean have probability e^-50: a finite bound that is never reached.
@@ -212,8 +223,7 @@ class RayleighFading:
     def mean_bps(self) -> float:
         # E[W log2(1 + max(snr h, floor))] by quadrature over h ~ Exp(1).
         h = np.linspace(0, 50, 200001)
-        rate = self.bandwidth_hz * np.log2(1 + np.maximum(self.mean_snr * h, self.min_snr))
-        return float(np.trapezoid(rate * np.exp(-h), h))
+        return float(np.trapezoid(self.channel.rate_bps(h) * np.exp(-h), h))
 
 
 class TraceBandwidth:
@@ -502,9 +512,11 @@ class SharedMedium:
     first transfer sooner and the second at the same time for equal rates, so mean completion time
     is lower and the last completion equal: the medium is work-conserving either way.
 
-    Touching reservations are merged into busy blocks, so a search visits only the gaps after the
-    ready time (few under overload, when transfers queue back to back). ``gap_checks`` counts the
-    blocks visited, a cost measure independent of timing.
+    Touching reservations are merged into busy blocks, and a search starts by bisection at the first
+    block not over by the ready time. It costs O(log n) plus one step per gap it has to pass over
+    (too short for the transfer), so it stays short under overload too, when transfers queue back to
+    back into one block. ``gap_checks`` counts the candidate gaps examined, the one taken included:
+    a cost measure that does not depend on timing.
     """
 
     __slots__ = ("_starts", "_ends", "gap_checks")
@@ -517,18 +529,22 @@ class SharedMedium:
     def slot(self, ready_s: float, airtime_at) -> tuple[float, float]:
         """(start_s, airtime_s) of the earliest fit; ``airtime_at(t)`` is the airtime if started at t."""
         starts, ends = self._starts, self._ends
-        i = bisect_right(ends, ready_s)  # blocks [0, i) are over by ready_s
+        # Blocks are disjoint, sorted and apart (reserve merges touching ones), so ends are sorted.
+        # Blocks [0, i0) are over by ready_s: a scan from block 0 would pass over them without
+        # moving t, so starting at i0 gives the same slot.
+        i = i0 = bisect_right(ends, ready_s)
         t = ready_s
         n = len(starts)
         while i < n:
-            self.gap_checks += 1
-            if t < starts[i]:
+            if t < starts[i]:  # a gap before block i: try it at its start
                 d = airtime_at(t)
                 if t + d <= starts[i]:
+                    self.gap_checks += i - i0 + 1
                     return t, d
             if ends[i] > t:
                 t = ends[i]
             i += 1
+        self.gap_checks += n - i0 + 1  # the passed gaps and the open one after the last block
         return t, airtime_at(t)
 
     def reserve(self, start_s: float, airtime_s: float) -> None:

@@ -5,13 +5,11 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from e3gym.core.cluster import (
     CLOUD,
-    COMPONENTS,
     EDGE,
     END,
     TIER_NAMES,
@@ -23,8 +21,7 @@ from e3gym.core.cluster import (
 from e3gym.core.network import SharedMedium
 from e3gym.core.profiles import ProfileLibrary
 from e3gym.core.rng import RandomStream
-from e3gym.envs.actions import ActionCheck
-from e3gym.envs.render import TimelineRendering
+from e3gym.envs.base import E3Env
 from e3gym.errors import E3GymError
 from e3gym.scenarios import build, load_scenario
 
@@ -96,7 +93,7 @@ def record_reservations(cluster: Cluster, log: list) -> list[str]:
     return names
 
 
-class EndEdgeCloudEnv(TimelineRendering, gym.Env):
+class EndEdgeCloudEnv(E3Env[np.ndarray, np.ndarray]):
     """
     ## Description
 
@@ -253,7 +250,6 @@ class EndEdgeCloudEnv(TimelineRendering, gym.Env):
         kinds = sorted({u.device.name for u in cluster.users})
         self.device_kinds = kinds
         self._user_kind = [kinds.index(u.device.name) for u in cluster.users]
-        users_spec, wan_spec = self.spec_data.get("users", {}), self.spec_data.get("wan", {})
         # Fixed by the env version, never by the scenario's data: a policy trained on one trace set
         # then sees another on the same scale.
         access_max, wan_max, deadline_max = OBS_ACCESS_MBPS_MAX, OBS_WAN_MBPS_MAX, OBS_DEADLINE_S_MAX
@@ -277,14 +273,14 @@ class EndEdgeCloudEnv(TimelineRendering, gym.Env):
                                        np.array([0.0, 1.0, 0.0], np.float32), dtype=np.float32)
         self._kind_onehot = [[1.0 if k == j else 0.0 for j in range(len(kinds))] for k in self._user_kind]
         names = ("tier", "cut", "model") if self.partition else ("tier", "model")
-        self._check_action = ActionCheck(self.action_space, names)
+        self._setup_actions(self.action_space, names)
         self._setup_render(render_mode, record_reservations(cluster, []), max_span_s=RENDER_SPAN_S)
         self._reserved: list[tuple[int, float, float]] = []
-        self._cluster = None
+        self._layout = cluster  # the system until the first reset: the scenario built with seed 0
+        self._cluster: Cluster | None = None
 
     # ------------------------------------------------------------------ gymnasium API
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
+    def _reset(self, options: dict | None) -> tuple[np.ndarray, dict]:
         link_rng, work_rng = self.np_random.spawn(2)
         built = build(self.spec_data, link_rng, self.profiles, self._table)
         self._cluster = built.cluster
@@ -297,10 +293,8 @@ class EndEdgeCloudEnv(TimelineRendering, gym.Env):
         self._request = self._workload.next_request()
         return self._observe(), {"user": self._request.user, "arrival_s": self._request.arrival_s}
 
-    def step(self, action):
-        if self._cluster is None:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        tier, cut, model = self.decode_action(action)
+    def _step(self, action: tuple[int, int, int]) -> tuple[np.ndarray, Any, bool, bool, dict]:
+        tier, cut, model = action
         request = self._request
         out = self._cluster.serve(request, tier, cut, model)
         info = self._info(request, out, out.accuracy < request.accuracy_req)
@@ -319,10 +313,6 @@ class EndEdgeCloudEnv(TimelineRendering, gym.Env):
             return tier, cut, model
         tier, model = self._check_action(action)
         return tier, 0, model
-
-    def action_masks(self) -> np.ndarray:
-        """Every action is valid: all True, one entry per value of each component (``sum(nvec)``)."""
-        return self._check_action.all_valid_mask()
 
     def reward_of(self, out: Outcome, request=None) -> float:
         """The scalar reward of an outcome for ``request`` (default: the current request)."""
@@ -354,8 +344,14 @@ class EndEdgeCloudEnv(TimelineRendering, gym.Env):
         return self._request
 
     @property
+    def system(self) -> Cluster:
+        """The simulated system of the current episode (profiles, links, queues): the :class:`Cluster` that
+        serves every request; before the first reset, the scenario's layout built with seed 0."""
+        return self._layout if self._cluster is None else self._cluster
+
+    @property
     def cluster(self):
-        """The simulated system of the current episode (profiles, links, queues)."""
+        """The simulated system of the current episode (profiles, links, queues); None before the first reset."""
         return self._cluster
 
     def _observe(self) -> np.ndarray:

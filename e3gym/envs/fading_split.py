@@ -1,50 +1,31 @@
 """FadingSplit-v0 and ModelPlacement-v0: the two timescales of Yan, Bi, Zhang (IEEE TWC 2022)."""
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from e3gym.core import fading
-from e3gym.core.fading import FadingChannel, LayerModel, SplitProblem
-from e3gym.core.profiles import ProfileLibrary, builtin_library
-from e3gym.envs.actions import ActionCheck
-from e3gym.envs.render import TimelineRendering
+from e3gym.core import coinference
+from e3gym.core.coinference import (
+    BANDWIDTH_HZ,
+    KAPPA,
+    NOISE_W,
+    LayerModel,
+    PeriodOutcome,
+    PlacementModel,
+    SplitProblem,
+    build_layers,
+    build_problem,
+)
+from e3gym.core.profiles import ProfileLibrary
+from e3gym.envs.base import E3Env
 from e3gym.errors import E3GymError
 
 GAIN_OBS_MAX = 50.0  # h ~ Exp(1): P(h > 50) = e^-50, so the clip never bites in practice
 
 
-def build_layers(layers: str | LayerModel, layers_kwargs: Mapping[str, Any] | None,
-                 profiles: ProfileLibrary | None) -> LayerModel:
-    """A LayerModel from ``"mlp"`` (parametric), a model-profile name, or a LayerModel."""
-    kwargs = dict(layers_kwargs or {})
-    if isinstance(layers, LayerModel):
-        if kwargs:
-            raise E3GymError("layers_kwargs applies only when layers is 'mlp' or a profile name")
-        return layers
-    if layers == "mlp":
-        return LayerModel.mlp(**kwargs)
-    if not isinstance(layers, str):
-        raise E3GymError(f"layers must be 'mlp', a model-profile name or a LayerModel, got {layers!r}")
-    return LayerModel.from_profile((profiles or builtin_library()).model(layers), **kwargs)
-
-
-def build_problem(layers: LayerModel, mean_snr_db: float | None, distance_m: float, tx_power_w: float,
-                  noise_w: float, bandwidth_hz: float, min_snr_db: float, cpu_hz: float, kappa: float,
-                  energy_weight: float, edge_hz: float | None) -> SplitProblem:
-    """The SplitProblem of the env arguments (mean SNR given, or from distance and power by the path-loss model)."""
-    if mean_snr_db is None:
-        mean_snr_db = fading.mean_snr_db(tx_power_w, distance_m, noise_w)
-    channel = FadingChannel(bandwidth_hz, mean_snr_db, min_snr_db)
-    return SplitProblem(layers, channel, tx_power_w=tx_power_w, cpu_hz=cpu_hz, kappa=kappa,
-                        energy_weight=energy_weight, edge_hz=edge_hz)
-
-
-class FadingSplitEnv(TimelineRendering, gym.Env):
+class FadingSplitEnv(E3Env[np.ndarray, int]):
     """
     ## Description
 
@@ -54,7 +35,7 @@ class FadingSplitEnv(TimelineRendering, gym.Env):
     first, on the raw input) it sees the channel gain of the current fading block and either uploads
     the current tensor (stop) or computes one more layer (continue). After the M-th layer it must
     stop; after the last layer of the model nothing is sent. Cost = time + ``energy_weight`` x device
-    energy; every figure comes from :mod:`e3gym.core.fading`, the functions the stopping rules use.
+    energy; every figure comes from :mod:`e3gym.core.coinference`, the functions the stopping rules use.
 
     ## Action Space
 
@@ -136,8 +117,8 @@ class FadingSplitEnv(TimelineRendering, gym.Env):
 
     def __init__(self, layers: str | LayerModel = "mlp", layers_kwargs: Mapping[str, Any] | None = None,
                  horizon: int | None = None, mean_snr_db: float | None = None, distance_m: float = 40.0,
-                 tx_power_w: float = 0.1, noise_w: float = fading.NOISE_W, bandwidth_hz: float = fading.BANDWIDTH_HZ,
-                 min_snr_db: float = -10.0, cpu_hz: float = 1e9, kappa: float = fading.KAPPA,
+                 tx_power_w: float = 0.1, noise_w: float = NOISE_W, bandwidth_hz: float = BANDWIDTH_HZ,
+                 min_snr_db: float = -10.0, cpu_hz: float = 1e9, kappa: float = KAPPA,
                  energy_weight: float = 0.1, edge_hz: float | None = None, profiles: ProfileLibrary | None = None,
                  render_mode: str | None = None):
         self._setup_render(render_mode, ["device", "uplink", "edge"])
@@ -146,29 +127,28 @@ class FadingSplitEnv(TimelineRendering, gym.Env):
         self.problem = build_problem(lm, mean_snr_db, distance_m, tx_power_w, noise_w, bandwidth_hz, min_snr_db,
                                      cpu_hz, kappa, energy_weight, edge_hz)
         n = self.problem.n_layers
-        self.horizon = n if horizon is None else fading._check_horizon(self.problem, horizon)
+        self.horizon = n if horizon is None else coinference.check_horizon(self.problem, horizon)
         self.n_layers = n
         p = self.problem
         stop_max = max(float(p.stop_cost(l, 0.0)) for l in range(n + 1))  # the floor rate is the slowest
         cont_max = max(p.continue_cost(l) for l in range(n))
         high = np.array([1.0, GAIN_OBS_MAX, stop_max, cont_max, 1.0], dtype=np.float32)
         self.observation_space = spaces.Box(np.zeros(5, np.float32), high, dtype=np.float32)
-        self.action_space = spaces.Discrete(2)
-        self._check_action = ActionCheck(self.action_space)
+        self._setup_actions(spaces.Discrete(2))
         self.reward_space = spaces.Box(np.full(2, -np.inf, np.float32), np.zeros(2, np.float32), dtype=np.float32)
-        self._stage: int | None = None
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
+    @property
+    def system(self) -> SplitProblem:
+        """The splitting problem (layers, channel, device) every cost comes from; the same object as ``problem``."""
+        return self.problem
+
+    def _reset(self, options: dict | None) -> tuple[np.ndarray, dict]:
         self._stage, self._total = 0, 0.0
         self._bars = []  # a new inference; the timeline's clock runs on
         self._gain = float(self.problem.channel.sample(self.np_random))
         return self._observe(), {"stage": 0, "gain": self._gain, "horizon": self.horizon}
 
-    def step(self, action):
-        if self._stage is None:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        a = self._check_action(action)
+    def _step(self, a: int) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self._stage < 0:  # after the stop the state is absorbing: no cost, still terminated
             zero = np.zeros(2, dtype=np.float32)
             return self._last_obs.copy(), 0.0, True, False, {
@@ -198,14 +178,10 @@ class FadingSplitEnv(TimelineRendering, gym.Env):
         info.update(stage=self._stage, gain=self._gain)
         return self._observe(), -float(cost), False, False, info
 
-    def action_masks(self) -> np.ndarray:
-        """Both actions are valid at every stage: all True."""
-        return self._check_action.all_valid_mask()
-
     def _add_to_timeline(self, stage: int, stop: bool, time: float, energy: float, cost: float) -> None:
         t, p = self._clock, self.problem
         if stop:  # the upload at the current gain, then the edge compute (when counted)
-            upload = float(p.upload_bits(stage) / p.channel.rate_bps(self._gain))
+            upload = float(p.upload_time_s(stage, self._gain))
             self._bars += [(lane, a, b) for lane, a, b in ((1, t, t + upload), (2, t + upload, t + time)) if b > a]
         else:
             self._bars.append((0, t, t + time))
@@ -225,7 +201,7 @@ class FadingSplitEnv(TimelineRendering, gym.Env):
         return np.minimum(np.array(obs, dtype=np.float32), self.observation_space.high)
 
 
-class ModelPlacementEnv(TimelineRendering, gym.Env):
+class ModelPlacementEnv(E3Env[np.ndarray, int]):
     """
     ## Description
 
@@ -251,7 +227,7 @@ class ModelPlacementEnv(TimelineRendering, gym.Env):
     ## Rewards
 
     Minus the period's cost per inference: (parameter download + the K inferences) / K, each inference
-    simulated stage by stage with the rule's thresholds (from :mod:`e3gym.core.fading`).
+    simulated stage by stage with the rule's thresholds (from :mod:`e3gym.core.coinference`).
     ``info["vector_reward"] = [-time_s, -energy_j]`` per inference.
 
     ## Starting State
@@ -313,54 +289,44 @@ class ModelPlacementEnv(TimelineRendering, gym.Env):
     def __init__(self, layers: str | LayerModel = "mlp", layers_kwargs: Mapping[str, Any] | None = None,
                  n_inferences: int = 5000, rule: str = "optimal", rx_power_w: float = 0.0,
                  snr_low_db: float = -5.0, snr_high_db: float = 20.0, snr_step_db: float = 3.0,
-                 tx_power_w: float = 0.1, noise_w: float = fading.NOISE_W, bandwidth_hz: float = fading.BANDWIDTH_HZ,
-                 min_snr_db: float = -10.0, cpu_hz: float = 1e9, kappa: float = fading.KAPPA,
+                 tx_power_w: float = 0.1, noise_w: float = NOISE_W, bandwidth_hz: float = BANDWIDTH_HZ,
+                 min_snr_db: float = -10.0, cpu_hz: float = 1e9, kappa: float = KAPPA,
                  energy_weight: float = 0.1, edge_hz: float | None = None, profiles: ProfileLibrary | None = None,
                  render_mode: str | None = None):
         self._setup_render(render_mode, ["parameter download", "device compute", "upload (+ edge)"])
-        if isinstance(n_inferences, bool) or not isinstance(n_inferences, int) or n_inferences < 1:
-            raise E3GymError(f"n_inferences must be an integer >= 1, got {n_inferences!r}")
-        if rule not in fading.RULES:
-            raise E3GymError(f"rule must be one of {sorted(fading.RULES)}, got {rule!r}")
-        fading._check("rx_power_w", rx_power_w, strict=False)
-        fading._check("snr_step_db", snr_step_db, strict=False)
-        for name, v in (("snr_low_db", snr_low_db), ("snr_high_db", snr_high_db)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise E3GymError(f"{name} must be a finite number (dB), got {v!r}")
-        if not min_snr_db < snr_low_db < snr_high_db:
-            raise E3GymError(f"need min_snr_db < snr_low_db < snr_high_db, got {min_snr_db}, {snr_low_db}, {snr_high_db}")
-        self.layers = build_layers(layers, layers_kwargs, profiles)
-        if self.layers.param_bits is None:
-            raise E3GymError(f"layers {self.layers.name!r} have no parameter sizes (param_bits): placement cannot be priced")
-        self._kw = dict(tx_power_w=tx_power_w, noise_w=noise_w, bandwidth_hz=bandwidth_hz, min_snr_db=min_snr_db,
-                        cpu_hz=cpu_hz, kappa=kappa, energy_weight=energy_weight, edge_hz=edge_hz)
-        self.problem_at(snr_high_db)  # validates the physical parameters now
-        self.n_inferences, self.rule, self.rx_power_w = n_inferences, rule, float(rx_power_w)
-        self.snr_low_db, self.snr_high_db, self.snr_step_db = float(snr_low_db), float(snr_high_db), float(snr_step_db)
-        self.n_layers = self.layers.n_layers
-        self.action_space = spaces.Discrete(self.n_layers + 1)
-        self._check_action = ActionCheck(self.action_space)
+        self._model = PlacementModel(
+            build_layers(layers, layers_kwargs, profiles), n_inferences=n_inferences, rule=rule, rx_power_w=rx_power_w,
+            snr_low_db=snr_low_db, snr_high_db=snr_high_db, snr_step_db=snr_step_db, tx_power_w=tx_power_w,
+            noise_w=noise_w, bandwidth_hz=bandwidth_hz, min_snr_db=min_snr_db, cpu_hz=cpu_hz, kappa=kappa,
+            energy_weight=energy_weight, edge_hz=edge_hz)
+        m = self._model
+        self.layers, self.n_layers = m.layers, m.n_layers
+        self.n_inferences, self.rule, self.rx_power_w = m.n_inferences, m.rule, m.rx_power_w
+        self.snr_low_db, self.snr_high_db, self.snr_step_db = m.snr_low_db, m.snr_high_db, m.snr_step_db
+        self._setup_actions(spaces.Discrete(self.n_layers + 1))
         self.observation_space = spaces.Box(np.array([snr_low_db], np.float32), np.array([snr_high_db], np.float32),
                                             dtype=np.float32)
         self.reward_space = spaces.Box(np.full(2, -np.inf, np.float32), np.zeros(2, np.float32), dtype=np.float32)
         self._snr: float | None = None
 
+    @property
+    def system(self) -> PlacementModel:
+        """The placement model (layers, channel parameters, period length, rule, SNR drift) of every period."""
+        return self._model
+
     def problem_at(self, mean_snr_db: float) -> SplitProblem:
-        """The splitting problem of a period with this mean SNR."""
-        kw = self._kw
-        return build_problem(self.layers, mean_snr_db, 1.0, kw["tx_power_w"], kw["noise_w"], kw["bandwidth_hz"],
-                             kw["min_snr_db"], kw["cpu_hz"], kw["kappa"], kw["energy_weight"], kw["edge_hz"])
+        """The splitting problem of a period with this mean SNR (:meth:`PlacementModel.problem_at`)."""
+        return self._model.problem_at(mean_snr_db)
 
     @property
     def mean_snr_db(self) -> float:
         """Mean SNR of the coming period."""
         return self._snr
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
+    def _reset(self, options: dict | None) -> tuple[np.ndarray, dict]:
         start = (options or {}).get("mean_snr_db")
         if start is None:
-            start = self.np_random.uniform(self.snr_low_db, self.snr_high_db)
+            start = self._model.first_snr_db(self.np_random)
         elif isinstance(start, bool) or not isinstance(start, (int, float)) \
                 or not self.snr_low_db <= start <= self.snr_high_db:
             raise E3GymError(f"options['mean_snr_db'] must be a number in [{self.snr_low_db}, {self.snr_high_db}], "
@@ -371,55 +337,32 @@ class ModelPlacementEnv(TimelineRendering, gym.Env):
             self.timeline.clear()
         return self._observe(), {"mean_snr_db": self._snr}
 
-    def step(self, action):
-        if self._snr is None:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        m = self._check_action(action)
-        problem = self.problem_at(self._snr)
-        policy = fading.RULES[self.rule](problem, m)
+    def _step(self, m: int) -> tuple[np.ndarray, float, bool, bool, dict]:
         rng = self.np_random
-        k = self.n_inferences
-        bits = sum(self.layers.param_bits[:m])
-        dl_time = bits / float(problem.channel.rate_bps(problem.channel.sample(rng))) if m else 0.0
-        dl_energy = self.rx_power_w * dl_time
-        sim = fading.simulate(problem, policy, rng, k)
-        time = (dl_time + sim["time_s"].sum()) / k
-        energy = (dl_energy + sim["energy_j"].sum()) / k
-        cost = time + problem.energy_weight * energy
-        info = {"mean_snr_db": self._snr, "horizon": m, "download_cost": dl_time + problem.energy_weight * dl_energy,
-                "inference_cost": float(sim["cost"].mean()),
-                "expected_cost": fading.download_cost(problem, m, self.rx_power_w) / k + policy.expected_cost,
-                "stop_stages": np.bincount(sim["stage"], minlength=m + 1).tolist(),
-                "vector_reward": np.array([-time, -energy], dtype=np.float32)}
+        out = self._model.run_period(self._snr, m, rng)
+        info = {"mean_snr_db": self._snr, "horizon": m, "download_cost": out.download_cost,
+                "inference_cost": out.inference_cost, "expected_cost": out.expected_cost,
+                "stop_stages": out.stop_stages, "vector_reward": np.array(out.vector_reward, dtype=np.float32)}
         if self.timeline is not None:
-            self._add_to_timeline(problem, dl_time, sim, time, cost, info)
+            self._add_to_timeline(out, info)
         self._period += 1
-        walk = self._snr + self.snr_step_db * float(rng.standard_normal())
-        self._snr = float(np.float32(min(max(walk, self.snr_low_db), self.snr_high_db)))
-        return self._observe(), -float(cost), False, False, info
+        # float32: the state is exactly what the observation shows
+        self._snr = float(np.float32(self._model.next_snr_db(self._snr, rng)))
+        return self._observe(), -float(out.cost), False, False, info
 
-    def action_masks(self) -> np.ndarray:
-        """Every number of layers is valid: all True."""
-        return self._check_action.all_valid_mask()
-
-    def _add_to_timeline(self, problem: SplitProblem, dl_time: float, sim: dict, time: float, cost: float,
-                         info: dict) -> None:
+    def _add_to_timeline(self, out: PeriodOutcome, info: dict) -> None:
         k, m, t = self.n_inferences, info["horizon"], self._clock
-        # device time of a stop at stage s: layers 1..s; the rest of an inference's time is its upload (+ edge)
-        prefix = np.concatenate([[0.0], np.cumsum([problem.continue_time_s(l) for l in range(m)])])
-        compute = float(prefix[sim["stage"]].sum()) / k
-        upload = max(float(sim["time_s"].sum()) / k - compute, 0.0)
-        ends = np.cumsum([dl_time / k, compute, upload]) + t
+        download, compute, upload = out.mean_inference_s()
+        ends = np.cumsum([download, compute, upload]) + t
         starts = [t, *ends[:2]]
         bars = [(lane, float(a), float(b)) for lane, (a, b) in enumerate(zip(starts, ends)) if b > a]
-        self._clock = t + time
-        offloaded = any(problem.upload_bits(s) > 0 for s, n in enumerate(info["stop_stages"]) if n)
+        self._clock = t + out.time_s
         lines = [f"period {self._period}: mean SNR {info['mean_snr_db']:.2f} dB, M = {m} layers placed, "
                  f"{k} inferences",
-                 f"  per inference: time {time * 1e3:.3f} ms (download {dl_time / k * 1e3:.4f}, device "
-                 f"{compute * 1e3:.3f}, upload {upload * 1e3:.3f}), cost {cost:.6f}",
+                 f"  per inference: time {out.time_s * 1e3:.3f} ms (download {download * 1e3:.4f}, device "
+                 f"{compute * 1e3:.3f}, upload {upload * 1e3:.3f}), cost {out.cost:.6f}",
                  f"  inferences stopped at stages 0..{m}: {info['stop_stages']}"]
-        self.timeline.add(bars, 1 if offloaded else 0, lines)
+        self.timeline.add(bars, 1 if out.offloaded else 0, lines)
 
     def _observe(self) -> np.ndarray:
         return np.clip(np.array([self._snr], dtype=np.float32), self.observation_space.low, self.observation_space.high)

@@ -3,18 +3,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from e3gym import checks
 from e3gym.core.ans import CONTEXT_FEATURES, CutTable, cut_table
-from e3gym.core.network import BandwidthProcess, ConstantBandwidth, Link, MarkovBandwidth, TraceBandwidth
+from e3gym.core.network import ConstantBandwidth, MarkovBandwidth, TraceBandwidth
+from e3gym.core.partition import PartitionSystem, load_process
 from e3gym.core.profiles import DeviceProfile, ProfileLibrary
-from e3gym.envs.actions import ActionCheck
-from e3gym.envs.render import TimelineRendering
+from e3gym.envs.base import E3Env
 from e3gym.errors import E3GymError
 from e3gym.scenarios import bandwidth_process
 
@@ -23,46 +22,9 @@ PER_CUT = N_CONTEXT + 1  # context + front-end delay
 # Neurosurgeon's measured average uplinks (Kang et al., ASPLOS 2017): LTE 5.85 Mbps, Wi-Fi 18.88 Mbps.
 DEFAULT_BANDWIDTH = {"kind": "markov", "states_mbps": [5.85, 18.88], "mean_dwell_s": 60.0}
 DEFAULT_LOAD = {"kind": "markov", "factors": [1.0, 4.0], "mean_dwell_s": 120.0}
-_FOREVER_S = 1e12
 
 
-def load_process(spec: Any) -> BandwidthProcess:
-    """The edge's slowdown factor over time, as a piecewise-constant process (same kinds as bandwidth).
-
-    ``{"kind": "constant", "factor": f}``, ``{"kind": "markov", "factors": [...], "mean_dwell_s": s}`` or
-    ``{"kind": "step", "times_s": [t1, ...], "factors": [f0, f1, ...]}`` (``f0`` until ``t1``, then ``f1``...).
-    A factor scales the edge compute (1 = the profiled, otherwise idle server).
-    """
-    if not isinstance(spec, Mapping) or "kind" not in spec:
-        raise E3GymError(f"load must be a dict with 'kind' (constant, markov or step), got {spec!r}")
-    kind = spec["kind"]
-    allowed = {"constant": {"factor"}, "markov": {"factors", "mean_dwell_s"}, "step": {"times_s", "factors"}}
-    if kind not in allowed:
-        raise E3GymError(f"load.kind must be one of {sorted(allowed)}, got {kind!r}")
-    unknown = set(spec) - allowed[kind] - {"kind"}
-    if unknown:
-        raise E3GymError(f"load: unknown key {sorted(unknown)[0]!r} for kind {kind!r}; expected {sorted(allowed[kind])}")
-    try:
-        if kind == "constant":
-            return ConstantBandwidth(spec.get("factor", 1.0))
-        factors = list(spec.get("factors", []))
-        if not factors or not all(isinstance(f, (int, float)) and not isinstance(f, bool) and math.isfinite(f) and f > 0
-                                  for f in factors):
-            raise E3GymError(f"load.factors must be a non-empty list of numbers > 0, got {spec.get('factors')!r}")
-        if kind == "markov":
-            return MarkovBandwidth(factors, spec.get("mean_dwell_s", 60.0))
-        times = [float(t) for t in spec.get("times_s", [])]
-        if len(times) != len(factors) - 1 or any(t <= 0 for t in times) or times != sorted(set(times)):
-            raise E3GymError(f"load.times_s must be {len(factors) - 1} increasing times > 0 (one per change), got "
-                             f"{spec.get('times_s')!r}")
-        edges = [0.0] + times
-        return TraceBandwidth([b - a for a, b in zip(edges, edges[1:])] + [_FOREVER_S], factors, name="load")
-    except (TypeError, ValueError) as err:
-        msg = str(err)
-        raise E3GymError(msg if msg.startswith("load") else f"load: {msg}") from None
-
-
-class PartitionEnv(TimelineRendering, gym.Env):
+class PartitionEnv(E3Env[np.ndarray, int]):
     """
     ## Description
 
@@ -74,7 +36,8 @@ class PartitionEnv(TimelineRendering, gym.Env):
     profile of the same architecture (default: torchvision's VGG16 on an H100, eager fp32, at the cuts
     equivalent to ANS's) scaled by the server's background-load factor, which changes at unannounced
     times, plus log-normal run-to-run noise with the profile's spread. The best cut moves with the
-    bandwidth and the load; neither is observed.
+    bandwidth and the load; neither is observed. Every delay comes from
+    :class:`~e3gym.core.partition.PartitionSystem` (``env.system``).
 
     ## Action Space
 
@@ -124,7 +87,7 @@ class PartitionEnv(TimelineRendering, gym.Env):
       profile: pass your own.
     * ``bandwidth``: a network preset (``"wifi"``, ``"lte"``, ``"mobile"``...) or table as in scenarios
       (constant, markov, trace); default Markov between LTE 5.85 and Wi-Fi 18.88 Mbps, 60 s mean dwell.
-    * ``load``: the edge slowdown process (see :func:`load_process`); default Markov over factors 1 and 4,
+    * ``load``: the edge slowdown process (see :func:`~e3gym.core.partition.load_process`); default Markov over factors 1 and 4,
       120 s mean dwell. A reconstruction parameter: ANS changed the server's load, by how much is not known.
     * ``key_frame_prob`` (0.1) and ``key_frame_persistence`` (0.5): the key-frame flag is a two-state
       Markov chain with that stationary probability and P(key | previous key). A reconstruction
@@ -191,11 +154,11 @@ class PartitionEnv(TimelineRendering, gym.Env):
             raise E3GymError(f"propagation_ms must be a finite number >= 0, got {propagation_ms!r}")
         self.table: CutTable = cut_table(model, end_device, edge_device, profiles)
         if isinstance(bandwidth, (ConstantBandwidth, MarkovBandwidth, TraceBandwidth)) or hasattr(bandwidth, "next_segment"):
-            self._bandwidth_spec = bandwidth
+            bandwidth_spec = bandwidth
         else:
-            self._bandwidth_spec = bandwidth_process({"_origin": "Partition-v0"}, "bandwidth",
-                                                        DEFAULT_BANDWIDTH if bandwidth is None else bandwidth)
-        self._load_spec = load_process(DEFAULT_LOAD if load is None else load)
+            bandwidth_spec = bandwidth_process({"_origin": "Partition-v0"}, "bandwidth",
+                                               DEFAULT_BANDWIDTH if bandwidth is None else bandwidth)
+        load_spec = load_process(DEFAULT_LOAD if load is None else load)
         self.key_frame_prob, self.key_frame_persistence = float(key_frame_prob), float(key_frame_persistence)
         # P(key | not key) that makes key_frame_prob the stationary share of key frames.
         self._p_key_after_plain = (key_frame_prob * (1 - key_frame_persistence) / (1 - key_frame_prob))
@@ -205,6 +168,8 @@ class PartitionEnv(TimelineRendering, gym.Env):
         self.frame_interval_s = float(frame_interval_s)
         self.propagation_s = float(propagation_ms) / 1e3
         self.edge_noise = checks.flag("edge_noise", edge_noise)
+        self._system = PartitionSystem(self.table, bandwidth_spec, load_spec, self.propagation_s, self.edge_noise,
+                                       name="Partition-v0")
 
         n = self.table.n_cuts
         self.n_cuts = n
@@ -213,62 +178,55 @@ class PartitionEnv(TimelineRendering, gym.Env):
         self.contexts = self.table.contexts / self.context_scale
         front_max = float(np.float32(self.table.frontend_s.max())) or 1.0
         high = np.tile(np.concatenate([np.ones(N_CONTEXT), [front_max]]), n)
-        self.action_space = spaces.Discrete(n)
-        self._check_action = ActionCheck(self.action_space)
+        self._setup_actions(spaces.Discrete(n))
         self.observation_space = spaces.Box(np.zeros(PER_CUT * n + 1, np.float32),
                                             np.append(high, 1.0).astype(np.float32), dtype=np.float32)
         self.reward_space = spaces.Box(np.array([-np.inf], np.float32), np.array([0.0], np.float32), dtype=np.float32)
         self._static_obs = np.concatenate(
             [np.column_stack([self.contexts, self.table.frontend_s]).ravel(), [0.0]]).astype(np.float32)
-        self._link: Link | None = None
+
+    @property
+    def system(self) -> PartitionSystem:
+        """The partition system (cut table, link, loaded edge) every delay comes from."""
+        return self._system
 
     # ------------------------------------------------------------------ gymnasium API
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
+    def _reset(self, options: dict | None) -> tuple[np.ndarray, dict]:
         link_rng, load_rng, key_rng, noise_rng = self.np_random.spawn(4)
-        self._link = Link(self._bandwidth_spec, link_rng, self.propagation_s, name="Partition-v0 bandwidth")
-        self._load = Link(self._load_spec, load_rng, name="Partition-v0 load")
-        self._key_rng, self._noise_rng = key_rng, noise_rng
+        self._system.start(link_rng, load_rng, noise_rng)
+        self._key_rng = key_rng
         self._frame = 0
         self._key = False  # the first frame has no predecessor to differ from
         if self.timeline is not None:
             self.timeline.clear()
         return self._observe(), {"frame": 0, "key_frame": False, "time_s": 0.0}
 
-    def step(self, action):
-        if self._link is None:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        cut = self.decode_action(action)
-        t0 = self._frame * self.frame_interval_s
-        z = float(self._noise_rng.standard_normal())
-        noise = math.exp(self.table.edge_sigma * z) if self.edge_noise else 1.0
-        out = self._outcome(cut, t0, noise)
-        expected = self.expected_delays()
+    def _step(self, cut: int) -> tuple[np.ndarray, float, bool, bool, dict]:
+        system = self._system
+        t0 = self.time_s
+        out = system.serve(cut, t0)
+        expected = system.expected_delays(t0)
         oracle = int(np.argmin(expected))
         info = {
-            "delay_s": out["delay_s"], "breakdown": out["breakdown"], "offload_delay_s": out["offload_delay_s"],
-            "cut": cut, "offloaded": cut != self.table.local_cut, "key_frame": self._key,
-            "bandwidth_bps": self._link.bandwidth_at(t0), "edge_slowdown": self._load.bandwidth_at(t0),
+            "delay_s": out.latency_s, "breakdown": out.breakdown(), "offload_delay_s": out.offload_delay_s,
+            "cut": cut, "offloaded": out.offloaded, "key_frame": self._key,
+            "bandwidth_bps": system.bandwidth_at(t0), "edge_slowdown": system.load_factor_at(t0),
             "expected_delay_s": float(expected[cut]), "oracle_cut": oracle, "oracle_delay_s": float(expected[oracle]),
             "regret_s": float(expected[cut] - expected[oracle]), "frame": self._frame, "time_s": t0,
-            "vector_reward": np.array([-out["delay_s"]], dtype=np.float32),
+            "vector_reward": np.array(out.vector_reward, dtype=np.float32),
         }
         if self.timeline is not None:
-            self._add_to_timeline(out["starts_s"], info)
+            self._add_to_timeline(out.starts_s, info)
         self._frame += 1
         u = float(self._key_rng.random())
         self._key = u < (self.key_frame_persistence if self._key else self._p_key_after_plain)
-        return self._observe(), -out["delay_s"], False, False, info
+        return self._observe(), -out.latency_s, False, False, info
 
     # ------------------------------------------------------------------ helpers
-    def decode_action(self, action) -> int:
-        """The cut of an action; ValueError naming the action when it is not an integer inside the
-        action space (:class:`~e3gym.envs.actions.ActionCheck`)."""
-        return self._check_action(action)
-
-    def action_masks(self) -> np.ndarray:
-        """Every cut is valid: all True."""
-        return self._check_action.all_valid_mask()
+    @property
+    def time_s(self) -> float:
+        """When the current frame starts (frames every ``frame_interval_s``)."""
+        return self._frame * self.frame_interval_s
 
     def _add_to_timeline(self, starts_s: tuple[float, ...], info: dict) -> None:
         parts = [info["breakdown"][k] for k in ("frontend_s", "upload_s", "edge_s", "download_s")]
@@ -279,24 +237,9 @@ class PartitionEnv(TimelineRendering, gym.Env):
                  "breakdown:"] + [f"  {k:<11} {v * 1e3:10.3f} ms" for k, v in info["breakdown"].items()]
         self.timeline.add(bars, 1 if info["offloaded"] else 0, lines)
 
-    def _outcome(self, cut: int, t0: float, noise: float) -> dict:
-        front = float(self.table.frontend_s[cut])
-        if cut == self.table.local_cut:
-            zero = {"frontend_s": front, "upload_s": 0.0, "edge_s": 0.0, "download_s": 0.0}
-            return {"delay_s": front, "breakdown": zero, "offload_delay_s": 0.0, "starts_s": (t0,)}
-        t_up = t0 + front
-        upload = self._link.delay_s(t_up, float(self.table.bits[cut]) / 8)
-        t_edge = t_up + upload
-        edge = float(self.table.edge_s[cut]) * self._load.bandwidth_at(t_edge) * noise
-        download = self._link.delay_s(t_edge + edge, self.table.result_bytes)
-        parts = {"frontend_s": front, "upload_s": upload, "edge_s": edge, "download_s": download}
-        return {"delay_s": front + upload + edge + download, "breakdown": parts,
-                "offload_delay_s": upload + edge + download, "starts_s": (t0, t_up, t_edge, t_edge + edge)}
-
     def expected_delays(self) -> np.ndarray:
         """Noise-free delay of every cut for the current frame, under the true bandwidth and load (clairvoyant)."""
-        t0 = self._frame * self.frame_interval_s
-        return np.array([self._outcome(p, t0, 1.0)["delay_s"] for p in range(self.n_cuts)])
+        return self._system.expected_delays(self.time_s)
 
     def split_observation(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         """(normalized contexts (n_cuts, 7), front-end delays (n_cuts,), key-frame flag) of an observation."""

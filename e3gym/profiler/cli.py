@@ -15,9 +15,10 @@ Model and device names become these file names: a name that is not a plain file 
 ``..``) is refused, naming its argument, before anything is measured, and no file is written
 outside ``--out``.
 
-Every file is validated by loading it back through :mod:`e3gym.core.profiles` before it replaces
-anything, and is written through a temporary file and ``os.replace``: an interrupted run leaves no
-half-written profile. ``--max-blocks`` (default 40) joins the cheapest neighbouring segments of
+The files are built as :mod:`e3gym.core.profiles` dataclasses and written by its writer, which
+checks each against the loader (and the device's blocks against the models') before anything is
+replaced; all of them go to temporary files first and are then moved into place with ``os.replace``
+(:func:`e3gym.files.write_texts_atomic`): an interrupted run leaves no half-written profile. ``--max-blocks`` (default 40) joins the cheapest neighbouring segments of
 models with more cut points than that (MobileNets have 60-90); ``0`` keeps every cut point.
 ``--partition reference`` uses the top-level blocks of the shipped ``torchvision.json`` instead,
 so the device file lines up with the shipped model profiles.
@@ -31,15 +32,16 @@ from __future__ import annotations
 import argparse
 import difflib
 import math
-import os
 import re
 import shlex
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from e3gym.errors import E3GymError
+
+if TYPE_CHECKING:
+    from e3gym.core.profiles import DeviceProfile, LatencyStats, ModelFile
 
 TIERS = ("end", "edge", "cloud")
 
@@ -153,7 +155,7 @@ def resolve_model(spec: str, device: str, dtype: str, input_shape: tuple[int, ..
     """Build the module that ``spec`` names (eval mode, on ``device`` in ``dtype``)."""
     import torch
 
-    from e3gym.profiler.convert import family_of
+    from e3gym.profiler.families import family_of
 
     torch_dtype = getattr(torch, dtype)
     numel = 1
@@ -245,51 +247,37 @@ def output_file(out: Path, folder: str, name: str, what: str) -> Path:
     return path
 
 
-def write_profiles(files: dict[Path, dict[str, Any]]) -> None:
-    """Write model and device files together, only after every one of them loads back cleanly.
+def write_profiles(model_files: dict[Path, ModelFile], device_path: Path, device: DeviceProfile) -> None:
+    """Write the model files and the device file together, only once every one of them is valid.
 
-    Each goes to a temporary file beside its target first; the model files and the device file are
-    loaded back through :mod:`e3gym.core.profiles` (schema, and the device's block alignment with the
-    models), and only then moved into place with ``os.replace``. On any error no target is touched
-    and no temporary file is left.
+    Each is dumped through :mod:`e3gym.core.profiles` (which checks it against the loader), the
+    device's per-block latencies are checked against the models' blocks, and only then are the
+    files written, all to temporary files first (:func:`e3gym.files.write_texts_atomic`). On any
+    error no target is touched and no temporary file is left.
     """
-    from e3gym.core.profiles import DEVICE_SCHEMA, load_device_file, load_model_file
-    from e3gym.profiler.convert import dumps
+    from e3gym.core.profiles import check_device_against_models, dump_device_file, dump_model_file
+    from e3gym.files import write_texts_atomic
 
-    tmps: dict[Path, Path] = {}
-    try:
-        for path, data in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            tmps[path] = Path(tmp)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(dumps(data) + "\n")
-            os.chmod(tmp, 0o644)
-        models = {m.name: m for p, d in files.items() if d["schema"] != DEVICE_SCHEMA
-                  for m in load_model_file(tmps[p])}
-        for p, d in files.items():
-            if d["schema"] == DEVICE_SCHEMA:
-                load_device_file(tmps[p], models)
-        for path, tmp in tmps.items():
-            os.replace(tmp, path)
-    finally:
-        for tmp in tmps.values():
-            tmp.unlink(missing_ok=True)
+    texts = {path: dump_model_file(f, str(path)) for path, f in model_files.items()}
+    texts[device_path] = dump_device_file(device, str(device_path))
+    check_device_against_models(device, {m.name: m for f in model_files.values() for m in f.models})
+    write_texts_atomic(texts)
 
 
 def _check_existing(path: Path, blocks: list[dict[str, Any]]) -> None:
     """Refuse to replace a model file whose blocks differ (device files elsewhere may depend on them)."""
     if not path.exists():
         return
-    import json
+    from e3gym.core.profiles import ProfileError, load_model_file
     try:
-        old = json.loads(path.read_text(encoding="utf-8"))["models"][0]["blocks"]
-        same = [(b["name"], b["output_bytes"]) for b in old] == [(b["name"], b["output_bytes"]) for b in blocks]
-    except (ValueError, KeyError, IndexError, TypeError):
+        old = load_model_file(path)[0].blocks
+        same = [(b.name, b.output_bytes) for b in old] == [(b["name"], b["output_bytes"]) for b in blocks]
+    except (ProfileError, IndexError):
         same = False
     if not same:
         raise E3GymError(f"{path} already describes this model with other blocks (another partition, "
-                         "--max-blocks, input shape or torch version): use another --out folder")
+                         "--max-blocks, input shape or torch version), or is not a valid model file: use "
+                         "another --out folder")
 
 
 def _parse_top1(items: list[str]) -> dict[str, float]:
@@ -358,14 +346,26 @@ def run(args: argparse.Namespace) -> int:
         torch.backends.quantized.engine = old_engine
 
 
+def _stats(t: dict[str, Any], name: str | None = None) -> LatencyStats:
+    """Measured latency statistics as stored: 10 significant digits."""
+    from e3gym.core.profiles import LatencyStats, sig
+
+    return LatencyStats(sig(t["median_s"]), sig(t["p10_s"]), sig(t["p90_s"]), t["n"], name)
+
+
 def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, float]) -> int:
     import torch
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from e3gym.core.profiles import DEVICE_SCHEMA, MODEL_SCHEMA
-    from e3gym.profiler.convert import sig
+    from e3gym.core.profiles import (
+        BlockProfile,
+        DeviceProfile,
+        ModelFile,
+        ModelLatency,
+        ModelProfile,
+    )
     from e3gym.profiler.cuts import check_composition, fx_blocks
     from e3gym.profiler.flops import block_costs
     from e3gym.profiler.measure import hardware_fingerprint, measure_model
@@ -386,8 +386,8 @@ def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, f
     tier = args.tier or ("cloud" if args.device == "cuda" else "end")
     tol = {"float32": (1e-4, 1e-5), "float16": (1e-2, 1e-2)}[args.dtype]
 
-    files: dict[Path, dict[str, Any]] = {}
-    latencies: dict[str, Any] = {}
+    model_files: dict[Path, ModelFile] = {}
+    latencies: dict[str, ModelLatency] = {}
     rows = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
@@ -395,7 +395,7 @@ def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, f
             task = progress.add_task(f"{r.name}: splitting", total=None)
             x = torch.randn(1, *shape, device=args.device, dtype=getattr(torch, args.dtype))
             if args.partition == "reference":
-                from e3gym.profiler.reference import reference_blocks
+                from e3gym.profiler.reference_partition import reference_blocks
 
                 if r.torchvision_name is None or r.quantized_engine:
                     raise E3GymError(f"model {r.spec!r}: --partition reference covers float torchvision classifiers "
@@ -411,27 +411,23 @@ def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, f
             m = measure_model(r.name, r.module, blocks, x, args.device, args.runs, args.warmup,
                               on_block=lambda done, n, t=task: progress.update(t, completed=done), costs=costs,
                               idle_s=args.idle_ms / 1e3)
-            files[model_path] = {
-                "schema": MODEL_SCHEMA,
-                "description": f"{r.spec} measured by e3gym profile ({args.partition} partition)",
-                "generated": {"by": "e3gym profile", "date": hardware["date"], "torch": hardware["torch"],
-                              "torchvision": hardware["torchvision"]},
-                "models": [{
-                    "name": r.name, "family": r.family, "variant": r.variant,
-                    "accuracy": {"top1": r.top1, "source": r.top1_source},
-                    "input_bytes": r.input_bytes, "output_bytes": m.blocks[-1]["output_bytes"],
-                    "note": "; ".join(r.notes + ["flops: conv and fc count 2 per multiply-add, other counts one per "
-                                                 "element touched (e3gym.profiler.flops)"]),
-                    "partition": {"method": "torch.fx single-tensor cut points" if args.partition == "fx" else
-                                  "reference top-level blocks (profile_ref.py)",
-                                  "max_blocks": args.max_blocks if args.partition == "fx" else None},
-                    "blocks": [{"name": b["name"], "output_bytes": b["output_bytes"], "shape": b["shape"],
-                                "flops": b["flops"], "param_bytes": b["param_bytes"]} for b in m.blocks],
-                }],
-            }
-            stats = lambda s: {k: sig(v) if k != "n" else v for k, v in s.items()}
-            latencies[r.name] = {"total": stats(m.total),
-                                 "blocks": [{"name": b["name"], **stats(t)} for b, t in zip(m.blocks, m.block_latency)]}
+            model = ModelProfile(
+                name=r.name, family=r.family, variant=r.variant, top1=r.top1, top1_source=r.top1_source,
+                input_bytes=r.input_bytes, output_bytes=m.blocks[-1]["output_bytes"],
+                note="; ".join(r.notes + ["flops: conv and fc count 2 per multiply-add, other counts one per "
+                                          "element touched (e3gym.profiler.flops)"]),
+                partition={"method": "torch.fx single-tensor cut points" if args.partition == "fx" else
+                           "reference top-level blocks (profile_ref.py)",
+                           "max_blocks": args.max_blocks if args.partition == "fx" else None},
+                blocks=tuple(BlockProfile(name=b["name"], output_bytes=b["output_bytes"], shape=tuple(b["shape"]),
+                                          flops=b["flops"], param_bytes=b["param_bytes"]) for b in m.blocks),
+            )
+            model_files[model_path] = ModelFile(
+                models=(model,), description=f"{r.spec} measured by e3gym profile ({args.partition} partition)",
+                generated={"by": "e3gym profile", "date": hardware["date"], "torch": hardware["torch"],
+                           "torchvision": hardware["torchvision"]})
+            latencies[r.name] = ModelLatency(total=_stats(m.total), blocks=tuple(
+                _stats(t, b["name"]) for b, t in zip(m.blocks, m.block_latency)))
             rows.append((r.name, len(blocks), m.total["median_s"], sum(t["median_s"] for t in m.block_latency),
                          sum(sum(b["flops"].values()) for b in m.blocks)))
             progress.update(task, description=f"{r.name}: done")
@@ -440,10 +436,10 @@ def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, f
         f"{hardware['cpu_model']}, {hardware['machine']}, {hardware['threads']} thread(s)"
     timing = "CUDA-event timing" if args.device == "cuda" else "time.perf_counter timing"
     command = _command(args)
-    files[device_path] = {
-        "schema": DEVICE_SCHEMA, "name": device_name, "tier": tier, "hardware": hardware,
-        "power": {"busy_w": None, "idle_w": None, "transmit_w": None, "note": "not measured by e3gym profile"},
-        "provenance": {
+    device = DeviceProfile(
+        name=device_name, tier=tier, hardware=hardware,
+        power={"busy_w": None, "idle_w": None, "transmit_w": None, "note": "not measured by e3gym profile"},
+        provenance={
             "method": "measured",
             "source": (f"measured by e3gym profile on {where}: torch {hardware['torch']}, {args.dtype}, batch 1, "
                        f"input {list(shape)}; each block ({args.partition} partition) timed in isolation on the real "
@@ -454,9 +450,9 @@ def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, f
             "idle_ms": args.idle_ms,
             "command": command,
             "notes": [f"tier {tier!r} is a hint" + ("" if args.tier else " (default for the device kind)")]},
-        "models": latencies,
-    }
-    write_profiles(files)
+        models=latencies, source_file=str(device_path),
+    )
+    write_profiles(model_files, device_path, device)
 
     table = Table(title=f"{device_name} ({tier})")
     for col in ("model", "blocks", "one piece (ms)", "sum of blocks (ms)", "GFLOPs"):
@@ -464,6 +460,6 @@ def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, f
     for name, n, total, summed, flops in rows:
         table.add_row(name, str(n), f"{total * 1e3:.2f}", f"{summed * 1e3:.2f}", f"{flops / 1e9:.3f}")
     Console().print(table)
-    for path in files:
+    for path in [*model_files, device_path]:
         print(path)
     return 0

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 import platform
 from pathlib import Path
 from typing import Any
 
-from e3gym.files import write_text_atomic
+from e3gym.files import open_atomic, write_json_atomic, write_text_atomic
 from e3gym.validate.compare import COMPONENTS, REL_FLOOR_S
 
 
@@ -112,26 +111,25 @@ def scatter(path: Path, rows: list[dict[str, Any]]) -> None:
         a.set_title(title)
         a.legend(fontsize=7)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with open_atomic(path, binary=True) as f:
+            fig.savefig(f, format="png", dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def write_all(out: Path, result: dict[str, Any], rows: list[dict[str, Any]]) -> list[Path]:
     """Write the four outputs into ``out``; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "validation.json", out / "validation.md", out / "validation.png", out / "requests.csv"]
-    write_text_atomic(paths[0], json.dumps(result, indent=1, allow_nan=False) + "\n")
+    write_json_atomic(paths[0], result)
     write_text_atomic(paths[1], markdown(result))
     scatter(paths[2], rows)
     # the run's keys first, then measured_* and predicted_* side by side per component
     fields = sorted({k for r in rows for k in r}, key=lambda k: (k.startswith(("measured_", "predicted_")),
                                                                  k.split("_", 1)[-1], k))
-    tmp = paths[3].with_name(".requests.csv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with open_atomic(paths[3], newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
-    os.replace(tmp, paths[3])
     return paths

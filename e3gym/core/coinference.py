@@ -1,4 +1,5 @@
-"""Device-edge co-inference over a block-fading channel: costs, optimal stopping, OSLA, placement.
+"""Device-edge co-inference over a block-fading channel: the channel, the costs of every decision,
+optimal stopping, OSLA and model placement.
 
 After Yan, Bi, Zhang, "Optimal Model Placement and Online Model Splitting for Device-Edge
 Co-Inference", IEEE TWC 21(10):8354-8367, 2022 (arXiv 2105.13618). No public code exists; the model
@@ -12,13 +13,21 @@ parameter:
   (time ``c_{l+1} / f``, energy ``kappa f^2 c_{l+1}``);
 * at stage M (the layers placed on the device) it must stop; at l = N nothing is sent;
 * cost = time + ``energy_weight`` x energy (seconds; ``energy_weight`` in s/J);
-* the SNR floor ``snr_min`` (as in :class:`e3gym.core.network.RayleighFading`): with no floor
-  ``E[1/R]`` diverges near h = 0 and a forced upload has infinite expected cost.
+* the SNR floor ``snr_min``: with no floor ``E[1/R]`` diverges near h = 0 and a forced upload has
+  infinite expected cost.
+
+:class:`FadingChannel` owns the rate law; :class:`e3gym.core.network.RayleighFading` (the bandwidth
+process of the request envs' fading links) draws its blocks from one, so the law exists once.
 
 Backward induction: ``J_M(h) = S_M(h)``, ``J_l(h) = min(S_l(h), C_{l+1} + E[J_{l+1}])``. ``S_l`` falls
 as h grows, so every rule here stops at stage l iff ``h >= tau_l``; a rule is its thresholds, and one
 recursion (:func:`evaluate_policy`) gives the exact expected cost of any of them. OSLA stops iff
 ``S_l(h) <= C_{l+1} + E[S_{l+1}]``, a closed-form threshold.
+
+Placement (the slow timescale, :class:`PlacementModel`): at the start of each model-update period
+the first M layers' parameters are downloaded once over the (reciprocal) channel and the K
+inferences of the period are split online with horizon M; the period's mean SNR drifts between
+periods.
 
 Typical parameters (Huang, Bi, Zhang, "Deep Reinforcement Learning for Online Computation Offloading
 in Wireless Powered Mobile-Edge Computing Networks", IEEE TMC 2020): path loss
@@ -29,10 +38,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from e3gym.core.profiles import ProfileLibrary, builtin_library
 from e3gym.errors import E3GymError
 
 SPEED_OF_LIGHT = 3e8
@@ -79,6 +89,9 @@ def mean_snr_db(tx_power_w: float, distance_m: float, noise_w: float = NOISE_W, 
     return 10 * math.log10(tx_power_w * path_loss_gain(distance_m, **path_loss) / noise_w)
 
 
+_snr_of_link = mean_snr_db  # for functions whose own argument is called mean_snr_db
+
+
 class FadingChannel:
     """Rayleigh block fading: gain ``h ~ Exp(1)``, rate ``W log2(1 + max(snr h, snr_min))``.
 
@@ -100,15 +113,24 @@ class FadingChannel:
         self.mean_snr = 10 ** (mean_snr_db / 10)
         self.min_snr = 10 ** (min_snr_db / 10)
         self.floor_gain = self.min_snr / self.mean_snr  # gains below it get the floor rate
-        self.floor_rate_bps = self.bandwidth_hz * math.log2(1 + self.min_snr)
+        self.floor_rate_bps = self.block_rate_bps(0.0)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(bandwidth_hz={self.bandwidth_hz:g}, mean_snr_db={self.mean_snr_db:g}, "
                 f"min_snr_db={self.min_snr_db:g})")
 
     def rate_bps(self, gain: float | np.ndarray) -> float | np.ndarray:
-        """Shannon rate at power gain ``gain`` (floored at the minimum SNR)."""
-        return self.bandwidth_hz * np.log2(1 + np.maximum(self.mean_snr * np.asarray(gain, dtype=float), self.min_snr))
+        """Shannon rate at power gain ``gain`` (floored at the minimum SNR), elementwise in numpy."""
+        return self._shannon(np.asarray(gain, dtype=float), np.maximum, np.log2)
+
+    def block_rate_bps(self, gain: float) -> float:
+        """The same rate of one gain in Python floats (``math.log2``), as the fading links' blocks take it."""
+        return self._shannon(float(gain), max, math.log2)
+
+    def _shannon(self, gain, maximum, log2):
+        # The one rate law, W log2(1 + max(snr h, snr_min)). numpy's vectorized log2 and math.log2 may
+        # differ in the last bit, so each caller keeps the arithmetic its trajectories were made with.
+        return self.bandwidth_hz * log2(1 + maximum(self.mean_snr * gain, self.min_snr))
 
     def sample(self, rng: np.random.Generator, size: int | tuple[int, ...] | None = None) -> float | np.ndarray:
         """Independent gains."""
@@ -305,9 +327,13 @@ class SplitProblem:
         """Bits a stop at ``stage`` uploads (nothing after the last layer)."""
         return 0.0 if stage == self.n_layers else self.layers.bits[stage]
 
+    def upload_time_s(self, stage: int, gain: float | np.ndarray) -> float | np.ndarray:
+        """Airtime of the upload of a stop at ``stage`` under ``gain``."""
+        return self.upload_bits(stage) / self.channel.rate_bps(gain)
+
     def stop_time_s(self, stage: int, gain: float | np.ndarray) -> float | np.ndarray:
         """Upload time (plus edge compute when counted) of stopping at ``stage`` under ``gain``."""
-        return self.upload_bits(stage) / self.channel.rate_bps(gain) + self._edge_time[stage]
+        return self.upload_time_s(stage, gain) + self._edge_time[stage]
 
     def stop_energy_j(self, stage: int, gain: float | np.ndarray) -> float | np.ndarray:
         """Device transmit energy of stopping at ``stage``."""
@@ -374,7 +400,8 @@ class StoppingPolicy:
         return stage >= self.horizon or gain >= self.thresholds[stage]
 
 
-def _check_horizon(problem: SplitProblem, horizon: int) -> int:
+def check_horizon(problem: SplitProblem, horizon: int) -> int:
+    """``horizon`` (M, the layers placed on the device) as an int in [0, N]; ValueError naming it otherwise."""
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or not 0 <= horizon <= problem.n_layers:
         raise E3GymError(f"horizon must be an integer in [0, {problem.n_layers}] (layers placed on the device; "
                          f"the model has {problem.n_layers}), got {horizon!r}")
@@ -383,7 +410,7 @@ def _check_horizon(problem: SplitProblem, horizon: int) -> int:
 
 def evaluate_policy(problem: SplitProblem, horizon: int, thresholds: Sequence[float], name: str = "thresholds") -> StoppingPolicy:
     """Exact expected cost-to-go of a threshold rule: ``W_l = P(h < tau_l)(C_{l+1} + W_{l+1}) + E[S_l; h >= tau_l]``."""
-    horizon = _check_horizon(problem, horizon)
+    horizon = check_horizon(problem, horizon)
     tau = [float(t) for t in thresholds]
     if len(tau) != horizon or any(not (t >= 0) for t in tau):
         raise E3GymError(f"thresholds must be {horizon} numbers >= 0 (one per stage before the horizon), got {tau}")
@@ -397,7 +424,7 @@ def evaluate_policy(problem: SplitProblem, horizon: int, thresholds: Sequence[fl
 
 def optimal_policy(problem: SplitProblem, horizon: int) -> StoppingPolicy:
     """Backward induction: stop iff ``S_l(h) <= C_{l+1} + E[J_{l+1}]``."""
-    horizon = _check_horizon(problem, horizon)
+    horizon = check_horizon(problem, horizon)
     values = [0.0] * (horizon + 1)
     tau = [0.0] * horizon
     values[horizon] = problem.stop_cost_tail(horizon)
@@ -411,7 +438,7 @@ def optimal_policy(problem: SplitProblem, horizon: int) -> StoppingPolicy:
 
 def osla_policy(problem: SplitProblem, horizon: int) -> StoppingPolicy:
     """One-stage look-ahead: stop iff ``S_l(h) <= C_{l+1} + E[S_{l+1}]`` (closed-form threshold)."""
-    horizon = _check_horizon(problem, horizon)
+    horizon = check_horizon(problem, horizon)
     tau = [problem.stop_threshold(l, problem.continue_cost(l) + problem.stop_cost_tail(l + 1))
            for l in range(horizon)]
     return evaluate_policy(problem, horizon, tau, "osla")
@@ -419,7 +446,7 @@ def osla_policy(problem: SplitProblem, horizon: int) -> StoppingPolicy:
 
 def fixed_stage_policy(problem: SplitProblem, horizon: int, stage: int) -> StoppingPolicy:
     """Always stop at ``stage`` (0: offload the input; ``horizon``: run all placed layers first)."""
-    horizon = _check_horizon(problem, horizon)
+    horizon = check_horizon(problem, horizon)
     if isinstance(stage, bool) or not isinstance(stage, (int, np.integer)) or not 0 <= stage <= horizon:
         raise E3GymError(f"stage must be an integer in [0, horizon={horizon}], got {stage!r}")
     tau = [math.inf] * horizon
@@ -451,17 +478,60 @@ def simulate(problem: SplitProblem, policy: StoppingPolicy, rng: np.random.Gener
     return {"cost": time + problem.energy_weight * energy, "time_s": time, "energy_j": energy, "stage": stage}
 
 
+# ------------------------------------------------------------------ building a problem
+def build_layers(layers: str | LayerModel, layers_kwargs: Mapping[str, Any] | None = None,
+                 profiles: ProfileLibrary | None = None) -> LayerModel:
+    """A LayerModel from ``"mlp"`` (parametric), a model-profile name, or a LayerModel."""
+    kwargs = dict(layers_kwargs or {})
+    if isinstance(layers, LayerModel):
+        if kwargs:
+            raise E3GymError("layers_kwargs applies only when layers is 'mlp' or a profile name")
+        return layers
+    if layers == "mlp":
+        return LayerModel.mlp(**kwargs)
+    if not isinstance(layers, str):
+        raise E3GymError(f"layers must be 'mlp', a model-profile name or a LayerModel, got {layers!r}")
+    return LayerModel.from_profile((profiles or builtin_library()).model(layers), **kwargs)
+
+
+def build_problem(layers: LayerModel, mean_snr_db: float | None, distance_m: float, tx_power_w: float,
+                  noise_w: float, bandwidth_hz: float, min_snr_db: float, cpu_hz: float, kappa: float,
+                  energy_weight: float, edge_hz: float | None) -> SplitProblem:
+    """The SplitProblem of these parameters (mean SNR given, or from distance and power by the path-loss model)."""
+    if mean_snr_db is None:
+        mean_snr_db = _snr_of_link(tx_power_w, distance_m, noise_w)
+    channel = FadingChannel(bandwidth_hz, mean_snr_db, min_snr_db)
+    return SplitProblem(layers, channel, tx_power_w=tx_power_w, cpu_hz=cpu_hz, kappa=kappa,
+                        energy_weight=energy_weight, edge_hz=edge_hz)
+
+
 # ------------------------------------------------------------------ placement (slow timescale)
-def download_cost(problem: SplitProblem, horizon: int, rx_power_w: float = 0.0) -> float:
-    """Expected cost of downloading layers 1..M's parameters over the (reciprocal) channel."""
-    horizon = _check_horizon(problem, horizon)
-    _check("rx_power_w", rx_power_w, strict=False)
+def download_bits(problem: SplitProblem, horizon: int) -> float:
+    """Bits of the parameters of layers 1..M (what placing M layers downloads)."""
+    horizon = check_horizon(problem, horizon)
     if horizon == 0:
         return 0.0
     if problem.layers.param_bits is None:
         raise E3GymError(f"layers {problem.layers.name!r} have no param_bits: placement cannot be priced")
-    bits = sum(problem.layers.param_bits[:horizon])
+    return sum(problem.layers.param_bits[:horizon])
+
+
+def download_cost(problem: SplitProblem, horizon: int, rx_power_w: float = 0.0) -> float:
+    """Expected cost of downloading layers 1..M's parameters over the (reciprocal) channel."""
+    horizon = check_horizon(problem, horizon)
+    _check("rx_power_w", rx_power_w, strict=False)
+    if horizon == 0:
+        return 0.0
+    bits = download_bits(problem, horizon)
     return bits * (1 + problem.energy_weight * rx_power_w) * problem.channel.inv_rate_tail(0.0)
+
+
+def sample_download_s(problem: SplitProblem, horizon: int, rng: np.random.Generator) -> float:
+    """Airtime of one download of layers 1..M's parameters at a fresh gain; 0, drawing nothing, when M = 0."""
+    horizon = check_horizon(problem, horizon)
+    if horizon == 0:
+        return 0.0
+    return download_bits(problem, horizon) / float(problem.channel.rate_bps(problem.channel.sample(rng)))
 
 
 def placement_cost(problem: SplitProblem, horizon: int, n_inferences: int, rule: str = "optimal",
@@ -473,3 +543,157 @@ def placement_cost(problem: SplitProblem, horizon: int, n_inferences: int, rule:
         raise E3GymError(f"rule must be one of {sorted(RULES)}, got {rule!r}")
     policy = RULES[rule](problem, horizon)
     return download_cost(problem, horizon, rx_power_w) / n_inferences + policy.expected_cost
+
+
+@dataclass(frozen=True)
+class PeriodOutcome:
+    """One model-update period: the download, the K simulated inferences, and the costs per inference.
+
+    ``time_s`` and ``energy_j`` are per inference, the download amortized over the K inferences;
+    ``cost = time_s + energy_weight x energy_j``. ``simulation`` holds each inference's ``cost``,
+    ``time_s``, ``energy_j`` and stop ``stage`` (:func:`simulate`).
+    """
+
+    problem: SplitProblem
+    horizon: int
+    download_s: float  # airtime of the parameter download
+    download_energy_j: float  # receive energy of the download
+    simulation: dict[str, np.ndarray]
+    time_s: float
+    energy_j: float
+    cost: float
+    expected_cost: float  # the analytical expected cost per inference of this M at this SNR
+
+    @property
+    def n_inferences(self) -> int:
+        """K."""
+        return len(self.simulation["stage"])
+
+    @property
+    def download_cost(self) -> float:
+        """Cost of the download (time + energy_weight x energy), not amortized."""
+        return self.download_s + self.problem.energy_weight * self.download_energy_j
+
+    @property
+    def inference_cost(self) -> float:
+        """Mean cost of the period's inferences (without the download)."""
+        return float(self.simulation["cost"].mean())
+
+    @property
+    def stop_stages(self) -> list[int]:
+        """How many inferences stopped at each stage 0..M."""
+        return np.bincount(self.simulation["stage"], minlength=self.horizon + 1).tolist()
+
+    @property
+    def offloaded(self) -> bool:
+        """Whether any inference uploaded something."""
+        return any(self.problem.upload_bits(s) > 0 for s, n in enumerate(self.stop_stages) if n)
+
+    @property
+    def vector_reward(self) -> tuple[float, float]:
+        """``(-time_s, -energy_j)`` per inference."""
+        return -self.time_s, -self.energy_j
+
+    def mean_inference_s(self) -> tuple[float, float, float]:
+        """(download share, device compute, upload and edge compute) of the mean inference's time (s)."""
+        k = self.n_inferences
+        # device time of a stop at stage s: layers 1..s; the rest of an inference's time is its upload (+ edge)
+        prefix = np.concatenate([[0.0], np.cumsum([self.problem.continue_time_s(l) for l in range(self.horizon)])])
+        compute = float(prefix[self.simulation["stage"]].sum()) / k
+        upload = max(float(self.simulation["time_s"].sum()) / k - compute, 0.0)
+        return self.download_s / k, compute, upload
+
+
+@dataclass(frozen=True)
+class PlacementModel:
+    """The slow timescale: every period, place M layers, download their parameters, split K inferences.
+
+    The period's mean SNR (large-scale fading as the user moves) follows a random walk with standard
+    deviation ``snr_step_db`` per period, clipped to ``[snr_low_db, snr_high_db]`` (a reconstruction
+    parameter). The download uses the period's channel (reciprocity).
+
+    Args:
+        layers: the model (needs ``param_bits``).
+        n_inferences: K, inferences per period.
+        rule: the splitting rule inside a period, ``"optimal"`` or ``"osla"``.
+        rx_power_w: device receive power during the download (0: only its time is counted).
+        snr_low_db, snr_high_db, snr_step_db: the range and per-period step of the mean SNR.
+        tx_power_w, noise_w, bandwidth_hz, min_snr_db, cpu_hz, kappa, energy_weight, edge_hz: as for
+            :class:`SplitProblem` and :class:`FadingChannel`.
+    """
+
+    layers: LayerModel
+    n_inferences: int = 5000
+    rule: str = "optimal"
+    rx_power_w: float = 0.0
+    snr_low_db: float = -5.0
+    snr_high_db: float = 20.0
+    snr_step_db: float = 3.0
+    tx_power_w: float = 0.1
+    noise_w: float = NOISE_W
+    bandwidth_hz: float = BANDWIDTH_HZ
+    min_snr_db: float = -10.0
+    cpu_hz: float = 1e9
+    kappa: float = KAPPA
+    energy_weight: float = 0.1
+    edge_hz: float | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n_inferences, bool) or not isinstance(self.n_inferences, int) or self.n_inferences < 1:
+            raise E3GymError(f"n_inferences must be an integer >= 1, got {self.n_inferences!r}")
+        if self.rule not in RULES:
+            raise E3GymError(f"rule must be one of {sorted(RULES)}, got {self.rule!r}")
+        _check("rx_power_w", self.rx_power_w, strict=False)
+        _check("snr_step_db", self.snr_step_db, strict=False)
+        for name in ("snr_low_db", "snr_high_db"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise E3GymError(f"{name} must be a finite number (dB), got {v!r}")
+        if not self.min_snr_db < self.snr_low_db < self.snr_high_db:
+            raise E3GymError(f"need min_snr_db < snr_low_db < snr_high_db, got {self.min_snr_db}, {self.snr_low_db}, "
+                             f"{self.snr_high_db}")
+        if self.layers.param_bits is None:
+            raise E3GymError(f"layers {self.layers.name!r} have no parameter sizes (param_bits): placement cannot be "
+                             f"priced")
+        for name in ("rx_power_w", "snr_low_db", "snr_high_db", "snr_step_db"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        self.problem_at(self.snr_high_db)  # validates the physical parameters now
+
+    @property
+    def n_layers(self) -> int:
+        """N (M ranges over 0..N)."""
+        return self.layers.n_layers
+
+    def problem_at(self, mean_snr_db: float) -> SplitProblem:
+        """The splitting problem of a period with this mean SNR."""
+        return build_problem(self.layers, mean_snr_db, 1.0, self.tx_power_w, self.noise_w, self.bandwidth_hz,
+                             self.min_snr_db, self.cpu_hz, self.kappa, self.energy_weight, self.edge_hz)
+
+    def expected_cost(self, mean_snr_db: float, horizon: int, rule: str | None = None) -> float:
+        """Analytical expected cost per inference of placing ``horizon`` layers at this SNR (default: own rule)."""
+        return placement_cost(self.problem_at(mean_snr_db), horizon, self.n_inferences,
+                              self.rule if rule is None else rule, self.rx_power_w)
+
+    def first_snr_db(self, rng: np.random.Generator) -> float:
+        """A starting mean SNR, uniform over the range."""
+        return rng.uniform(self.snr_low_db, self.snr_high_db)
+
+    def next_snr_db(self, mean_snr_db: float, rng: np.random.Generator) -> float:
+        """The next period's mean SNR: one step of the clipped random walk."""
+        walk = mean_snr_db + self.snr_step_db * float(rng.standard_normal())
+        return min(max(walk, self.snr_low_db), self.snr_high_db)
+
+    def run_period(self, mean_snr_db: float, horizon: int, rng: np.random.Generator) -> PeriodOutcome:
+        """Place ``horizon`` layers for one period at this mean SNR: the download, then K inferences, from ``rng``."""
+        problem = self.problem_at(mean_snr_db)
+        policy = RULES[self.rule](problem, horizon)
+        k = self.n_inferences
+        download_s = sample_download_s(problem, horizon, rng)
+        download_energy_j = self.rx_power_w * download_s
+        sim = simulate(problem, policy, rng, k)
+        time_s = (download_s + sim["time_s"].sum()) / k
+        energy_j = (download_energy_j + sim["energy_j"].sum()) / k
+        return PeriodOutcome(problem=problem, horizon=policy.horizon, download_s=download_s,
+                             download_energy_j=download_energy_j, simulation=sim, time_s=time_s, energy_j=energy_j,
+                             cost=time_s + problem.energy_weight * energy_j,
+                             expected_cost=download_cost(problem, horizon, self.rx_power_w) / k + policy.expected_cost)

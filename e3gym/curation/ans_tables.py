@@ -7,28 +7,39 @@ sent at p, and the front-end delay measured on an NVIDIA Jetson TX2. They become
 
 * a **model file** per DNN: one block per ANS layer unit (unit p runs between cuts p and p+1), with
   ``output_bytes`` = bits sent at p+1 / 8, ``flops`` = 2 x MACs (conv, fc) and ops (other) of the unit,
-  and two extra keys the e3gym schema ignores and :mod:`e3gym.core.ans` reads: ``layers`` (the unit's
-  number of conv/fc/other layers, as ANS counts them) and, for VGG16, ``equivalent`` (where each ANS
-  cut falls among torchvision's ``vgg16`` blocks, so a measured per-block profile of torchvision's VGG16
-  on another device gives the edge-side compute of each cut);
+  ``layers`` (the unit's number of conv/fc/other layers, as ANS counts them, which
+  :mod:`e3gym.core.ans` reads) and, for VGG16, ``equivalent`` (where each ANS cut falls among
+  torchvision's ``vgg16`` blocks, so a measured per-block profile of torchvision's VGG16 on another
+  device gives the edge-side compute of each cut);
 * a **device file** ``jetson-tx2-ans`` (``provenance.method = "published"``): the all-on-device delay
-  as the whole-model total, and the per-cut front-end delays under the extra key ``cut_latency_s``
-  (they are not monotone in p, so they cannot be stored as positive per-block latencies).
+  as the whole-model total, and the per-cut front-end delays as ``cut_latency_s`` (they are not
+  monotone in p, so they cannot be stored as positive per-block latencies).
 
-Regenerate with ``python -m e3gym.profiler.ans_tables --published ../shared/reference/published --out profiles``.
+Regenerate with ``python -m e3gym.curation.ans_tables --published ../shared/reference/published --out profiles``.
 Stdlib only.
 """
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
-from e3gym.core.profiles import DEVICE_SCHEMA, MODEL_SCHEMA, ProfileError, parse_device, parse_models
+from e3gym.core.profiles import (
+    BlockProfile,
+    CutEquivalent,
+    DeviceProfile,
+    LatencyStats,
+    ModelFile,
+    ModelLatency,
+    ModelProfile,
+    ProfileError,
+    dump_device_file,
+    dump_model_file,
+    write_device_file,
+    write_model_file,
+)
 from e3gym.errors import E3GymError
-from e3gym.files import write_text_atomic
 
 ANS_SOURCE = ("Zhang, Chen, Xu, 'Autodidactic Neurosurgeon: Collaborative Deep Inference for Mobile Edge "
               "Intelligence via Online Learning', WWW 2021 (arXiv 2102.02638); official repository "
@@ -117,8 +128,8 @@ def _counts(row: dict[str, float]) -> dict[str, int]:
     return {k: int(row[f"n_{k}_after"]) for k in KINDS}
 
 
-def build_model(key: str, rows: list[dict[str, float]], csv_name: str) -> dict[str, Any]:
-    """The model-file entry of one ANS DNN."""
+def build_model(key: str, rows: list[dict[str, float]], csv_name: str) -> ModelProfile:
+    """The model profile of one ANS DNN."""
     spec = MODELS[key]
     n_units = len(rows) - 1
     blocks = []
@@ -130,61 +141,59 @@ def build_model(key: str, rows: list[dict[str, float]], csv_name: str) -> dict[s
         if min(work.values()) < 0 or min(layers.values()) < 0:
             raise AnsTableError(f"{csv_name}: work or layer counts increase from cut {p} to {p + 1}")
         out_bits = rows[p + 1]["feature_mbit"] * 1e6 if p + 1 < n_units else RESULTS[key]["output_bytes"] * 8
-        blocks.append({
-            "name": f"unit{p + 1}",
-            "output_bytes": int(round(out_bits / 8)),
+        blocks.append(BlockProfile(
+            name=f"unit{p + 1}",
+            output_bytes=int(round(out_bits / 8)),
             # FLOPs = 2 x MACs for conv and fc (the e3gym convention); 'other' stays in ANS's ops.
-            "flops": {"conv": 2 * work["conv"], "fc": 2 * work["fc"], "other": work["other"]},
-            "layers": layers,
-        })
-    entry: dict[str, Any] = {
-        "name": f"ans-{key}", "family": spec["family"], "variant": spec["variant"], "accuracy": spec["accuracy"],
-        "input_bytes": int(round(rows[0]["feature_mbit"] * 1e6 / 8)),
-        "output_bytes": RESULTS[key]["output_bytes"],
-        "blocks": blocks,
-        "note": (f"blocks = the {n_units} layer units between ANS's cuts; input_bytes and block output_bytes are the "
-                 f"serialized tensors ANS sends (float32 + pickle overhead), from feature_mbit rounded to 1 kbit; "
-                 f"output_bytes: {RESULTS[key]['note']}; flops: 2 x MACs (conv, fc), ANS's op count (other), "
-                 f"rounded as in the table (1 MMAC conv, 10 kMAC fc, 10 kop other)"),
-        "ans": {"source": ANS_SOURCE, "table": f"published/{csv_name}", "layers_after_last_cut": _counts(rows[-1])},
-    }
-    if key == "vgg16":
-        entry["equivalent"] = vgg16_equivalent(rows)
-    return entry
+            flops={"conv": 2 * work["conv"], "fc": 2 * work["fc"], "other": work["other"]},
+            layers=layers,
+        ))
+    return ModelProfile(
+        name=f"ans-{key}", family=spec["family"], variant=spec["variant"], top1=spec["accuracy"]["top1"],
+        top1_source=spec["accuracy"]["source"],
+        input_bytes=int(round(rows[0]["feature_mbit"] * 1e6 / 8)),
+        output_bytes=RESULTS[key]["output_bytes"],
+        blocks=tuple(blocks),
+        note=(f"blocks = the {n_units} layer units between ANS's cuts; input_bytes and block output_bytes are the "
+              f"serialized tensors ANS sends (float32 + pickle overhead), from feature_mbit rounded to 1 kbit; "
+              f"output_bytes: {RESULTS[key]['note']}; flops: 2 x MACs (conv, fc), ANS's op count (other), "
+              f"rounded as in the table (1 MMAC conv, 10 kMAC fc, 10 kop other)"),
+        ans={"source": ANS_SOURCE, "table": f"published/{csv_name}", "layers_after_last_cut": _counts(rows[-1])},
+        equivalent=vgg16_equivalent(rows) if key == "vgg16" else None,
+    )
 
 
-def vgg16_equivalent(rows: list[dict[str, float]]) -> dict[str, Any]:
+def vgg16_equivalent(rows: list[dict[str, float]]) -> CutEquivalent:
     """Fractional torchvision-vgg16 cut of every ANS cut (see VGG16_TORCHVISION_CUTS)."""
     fc_total = _after(rows[0])["fc"]
     cuts = []
     for p, c in enumerate(VGG16_TORCHVISION_CUTS):
         cuts.append(c if c != "fc" else 32 + (fc_total - _after(rows[p])["fc"]) / fc_total)
-    return {
-        "model": "vgg16", "cut": cuts,
-        "note": ("torchvision vgg16 cut (blocks run before it) of each ANS cut, from the slices in the ANS code's "
+    return CutEquivalent(
+        model="vgg16", cut=tuple(cuts),
+        note=("torchvision vgg16 cut (blocks run before it) of each ANS cut, from the slices in the ANS code's "
                  "models/vgg16.py; cuts 20 and 21 fall inside torchvision's 'classifier' block, the fraction being "
                  "the share of its FC MACs run on the device. Alignment check: bits sent at every cut equal the "
                  "torchvision activation x 32 within 2 kbit (pickle overhead of ~1.4 kbit and the table's rounding to 1 kbit), except ANS cut 18, whose "
                  "table entry (3.213 Mbit, the 512x14x14 input of the last max-pool) differs from what the code's "
-                 "cut 18 sends (its 512x7x7 output, 0.803 Mbit); the table's figure is kept"),
-    }
+              "cut 18 sends (its 512x7x7 output, 0.803 Mbit); the table's figure is kept"),
+    )
 
 
-def build_device(tables: dict[str, list[dict[str, float]]], csv_names: dict[str, str]) -> dict[str, Any]:
-    """The ``jetson-tx2-ans`` device file."""
+def build_device(tables: dict[str, list[dict[str, float]]], csv_names: dict[str, str]) -> DeviceProfile:
+    """The ``jetson-tx2-ans`` device."""
     models = {}
     for key, rows in tables.items():
-        cut_s = [r["frontend_delay_ms"] / 1000 for r in rows]
+        cut_s = tuple(r["frontend_delay_ms"] / 1000 for r in rows)
         total = cut_s[-1]
-        models[f"ans-{key}"] = {"total": {"median_s": total, "p10_s": total, "p90_s": total, "n": 1},
-                                "cut_latency_s": cut_s}
-    return {
-        "schema": DEVICE_SCHEMA, "name": DEVICE_NAME, "tier": "end",
-        "hardware": {"platform": "NVIDIA Jetson TX2", "gpu": "on-module 256-core NVIDIA Pascal GPU",
-                     "framework": "PyTorch with CUDA (the ANS code runs the device part with model.cuda())",
-                     "dtype": "float32"},
-        "power": {"busy_w": None, "idle_w": None, "transmit_w": None, "note": "no cited power figure"},
-        "provenance": {
+        models[f"ans-{key}"] = ModelLatency(total=LatencyStats(total, total, total, 1), cut_latency_s=cut_s)
+    return DeviceProfile(
+        name=DEVICE_NAME, tier="end",
+        hardware={"platform": "NVIDIA Jetson TX2", "gpu": "on-module 256-core NVIDIA Pascal GPU",
+                  "framework": "PyTorch with CUDA (the ANS code runs the device part with model.cuda())",
+                  "dtype": "float32"},
+        power={"busy_w": None, "idle_w": None, "transmit_w": None, "note": "no cited power figure"},
+        provenance={
             "method": "published", "source": ANS_SOURCE,
             "statistic": ("one figure per cut, the front-end delay of running ANS layer units [0, p) on the TX2 "
                           "(as stored by the ANS code; the statistic behind it is not stated); the all-on-device "
@@ -194,36 +203,31 @@ def build_device(tables: dict[str, list[dict[str, float]]], csv_names: dict[str,
                       "monotone in p (e.g. VGG16 cut 2: 178.6 ms, cut 3: 150.0 ms), kept as published",
                       "tier 'end' is a hint: an embedded GPU module"],
         },
-        "models": models,
-    }
+        models=models,
+    )
 
 
-def build_all(published: str | Path) -> dict[str, dict[str, Any]]:
-    """Every ANS profile file, keyed by its path relative to the profiles folder; validated."""
+def build_all(published: str | Path) -> dict[str, ModelFile | DeviceProfile]:
+    """Every ANS profile, keyed by its file's path relative to the profiles folder; validated by the writer."""
     published = Path(published)
     csv_names = {key: f"ans-jetson-tx2-{key}.csv" for key in MODELS}
     tables = {key: read_table(published / name) for key, name in csv_names.items()}
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, ModelFile | DeviceProfile] = {}
     for key, rows in tables.items():
-        data = {"schema": MODEL_SCHEMA,
-                "description": f"ANS's {key} as partitioned by the ANS code, from published/{csv_names[key]}",
-                "models": [build_model(key, rows, csv_names[key])]}
-        parse_models(data, f"models/ans-{key}.json")
-        out[f"models/ans-{key}.json"] = data
-    device = build_device(tables, csv_names)
-    parse_device(device, f"devices/{DEVICE_NAME}.json")
-    out[f"devices/{DEVICE_NAME}.json"] = device
+        rel = f"models/ans-{key}.json"
+        out[rel] = ModelFile(
+            models=(build_model(key, rows, csv_names[key]),),
+            description=f"ANS's {key} as partitioned by the ANS code, from published/{csv_names[key]}")
+        dump_model_file(out[rel], rel)
+    rel = f"devices/{DEVICE_NAME}.json"
+    out[rel] = build_device(tables, csv_names)
+    dump_device_file(out[rel], rel)
     return out
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` atomically (the layout these files have always had)."""
-    write_text_atomic(path, json.dumps(data, indent=1) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: convert the ANS CSVs into profile files."""
-    ap = argparse.ArgumentParser(prog="python -m e3gym.profiler.ans_tables", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m e3gym.curation.ans_tables", description=__doc__.splitlines()[0])
     ap.add_argument("--published", required=True, help="folder holding ans-jetson-tx2-*.csv")
     ap.add_argument("--out", required=True, help="profiles folder to write models/ and devices/ into")
     args = ap.parse_args(argv)
@@ -232,9 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     except (AnsTableError, ProfileError) as err:
         print(f"error: {err}")
         return 2
-    for rel, data in files.items():
-        write_json_atomic(Path(args.out) / rel, data)
-        print(f"wrote {Path(args.out) / rel}")
+    for rel, profile in files.items():
+        path = Path(args.out) / rel
+        if isinstance(profile, ModelFile):
+            write_model_file(path, profile)
+        else:
+            write_device_file(path, profile)
+        print(f"wrote {path}")
     return 0
 
 

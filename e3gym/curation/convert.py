@@ -9,23 +9,38 @@ Three kinds of device profile come out of it (see ``profiles/README.md``):
 * ``calibrated``: a measured per-block profile whose every figure is multiplied, per model, by the
   factor that makes its one-piece median equal a published figure for the target hardware.
 
-Regenerate with ``python -m e3gym.profiler.convert --reference ../shared/reference --out profiles``
+Regenerate with ``python -m e3gym.curation.convert --reference ../shared/reference --out profiles``
 from the repository root. Per-block ``flops``/``param_bytes`` already in the output's
-``models/torchvision.json`` (added by ``python -m e3gym.profiler.reference``) are carried over. Stdlib only: no torch.
+``models/torchvision.json`` (added by ``python -m e3gym.curation.reference``) are carried over. Stdlib only: no torch.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import math
 import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from e3gym.core.profiles import DEVICE_SCHEMA, MODEL_SCHEMA, check_device_against_models, parse_device, parse_models
+from e3gym.core.profiles import (
+    BlockProfile,
+    DeviceProfile,
+    LatencyStats,
+    ModelFile,
+    ModelLatency,
+    ModelProfile,
+    check_device_against_models,
+    dump_device_file,
+    dump_model_file,
+    read_model_file,
+    sig,
+    write_device_file,
+    write_model_file,
+)
 from e3gym.errors import E3GymError
-from e3gym.files import write_text_atomic
+from e3gym.profiler.families import family_of
 
 CAMERA_NOTE = ("input_bytes: the camera image as uint8 RGB 3x{r}x{r}, what is uploaded at cut 0; "
                "block output_bytes: float32 activations (4 bytes per element)")
@@ -93,94 +108,58 @@ M7G_MATCHES = {
 LITE = {0: (224, 1.0), 1: (240, 1.0), 2: (260, 1.1), 3: (280, 1.2), 4: (300, 1.4)}
 # torchvision weights whose accuracy was evaluated at another resolution than the profiled 224
 NATIVE_EVAL = {"efficientnet_b2": 288}
-FAMILIES = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "resnet", "regnet_y", "regnet_x", "convnext",
-            "vgg", "alexnet", "squeezenet", "shufflenet_v2")
 
 
 # --------------------------------------------------------------------------- small helpers
-def sig(x: float) -> float:
-    """``x`` rounded to 10 significant digits (far below timing noise; keeps the files short)."""
-    return float(f"{x:.10g}")
-
-
 def seconds(ms: float) -> float:
     """Milliseconds to seconds."""
     return sig(ms / 1000.0)
 
 
-def stats_s(ms: Mapping[str, Any]) -> dict[str, Any]:
-    """A reference ``{median, p10, p90, n}`` in ms as a profile ``LatencyStats`` dict in seconds."""
-    return {"median_s": seconds(ms["median"]), "p10_s": seconds(ms["p10"]), "p90_s": seconds(ms["p90"]),
-            "n": int(ms["n"])}
+def stats_s(ms: Mapping[str, Any], name: str | None = None) -> LatencyStats:
+    """A reference ``{median, p10, p90, n}`` in ms as latency statistics in seconds."""
+    return LatencyStats(seconds(ms["median"]), seconds(ms["p10"]), seconds(ms["p90"]), int(ms["n"]), name)
 
 
-def scaled(st: Mapping[str, Any], factor: float) -> dict[str, Any]:
-    """A latency stats dict with every time multiplied by ``factor`` (n kept)."""
-    named = {"name": st["name"]} if "name" in st else {}
-    return {**named, **{k: sig(st[k] * factor) for k in ("median_s", "p10_s", "p90_s")}, "n": st["n"]}
-
-
-def family_of(name: str) -> str:
-    """The architecture family of a torchvision model name."""
-    return next((f for f in FAMILIES if name.startswith(f)), name)
+def scaled(st: LatencyStats, factor: float) -> LatencyStats:
+    """Latency statistics with every time multiplied by ``factor`` (n and name kept)."""
+    return dataclasses.replace(st, median_s=sig(st.median_s * factor), p10_s=sig(st.p10_s * factor),
+                               p90_s=sig(st.p90_s * factor))
 
 
 def load_json(path: Path) -> dict[str, Any]:
-    """Read one JSON file."""
+    """Read one reference JSON file (``profile_ref.py`` output, not a profile)."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def _flat(v: Any) -> bool:
-    """True for a scalar or a list of scalars."""
-    items = v if isinstance(v, list) else [] if not isinstance(v, dict) else [v]
-    return not any(isinstance(x, (dict, list)) for x in items)
-
-
-def dumps(obj: Any, indent: int = 0) -> str:
-    """JSON with one line per innermost record (a latency, a block), readable in diffs."""
-    if _flat(obj) or (isinstance(obj, dict) and all(_flat(v) for v in obj.values())):
-        return json.dumps(obj)
-    pad, inner = " " * indent, " " * (indent + 1)
-    if isinstance(obj, dict):
-        body = [f"{inner}{json.dumps(k)}: {dumps(v, indent + 1)}" for k, v in obj.items()]
-        return "{\n" + ",\n".join(body) + f"\n{pad}}}"
-    return "[\n" + ",\n".join(f"{inner}{dumps(v, indent + 1)}" for v in obj) + f"\n{pad}]"
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON in the shipped layout, atomically: readers never see half a file."""
-    write_text_atomic(path, dumps(data) + "\n")
-
-
 # --------------------------------------------------------------------------- reference (profile_ref.py)
-def reference_to_models(ref: Mapping[str, Any]) -> dict[str, Any]:
-    """A ``e3gym.model/1`` dict of every model in a ``profile_ref.py`` file (sizes, accuracy, blocks)."""
+def reference_to_models(ref: Mapping[str, Any]) -> ModelFile:
+    """The model file of every model in a ``profile_ref.py`` file (sizes, accuracy, blocks)."""
     tv = str(ref["torchvision"]).split("+")[0]
     res = int(ref.get("input", [3, 224, 224])[-1])
     models = []
     for name, m in ref["models"].items():
-        blocks = [{"name": b["name"], "output_bytes": int(b["out_numel"]) * 4, "shape": b["out_shape"]}
-                  for b in m["blocks"]]
+        blocks = tuple(BlockProfile(name=b["name"], output_bytes=int(b["out_numel"]) * 4, shape=tuple(b["out_shape"]))
+                       for b in m["blocks"])
         note = CAMERA_NOTE.format(r=res)
         if name in NATIVE_EVAL:
             note += (f"; top-1 and meta.gflops are torchvision's figures at the weights' native "
                      f"{NATIVE_EVAL[name]}x{NATIVE_EVAL[name]} evaluation, latency is profiled at {res}x{res}")
-        models.append({
-            "name": name, "family": family_of(name),
-            "variant": {"resolution": res, "precision": "float32", "width": 1.0},
-            "accuracy": {"top1": round(m["acc1"] / 100.0, 6),
-                         "source": f"torchvision {tv} weights metadata (ImageNet-1K acc@1 of the DEFAULT weights)"},
-            "input_bytes": 3 * res * res,
-            "output_bytes": blocks[-1]["output_bytes"],
-            "note": note,
-            "meta": {"params": m.get("params"), "gflops": m.get("gflops"),
-                     "source": f"torchvision {tv} weights metadata (num_params, _ops)"},
-            "blocks": blocks,
-        })
-    return {"schema": MODEL_SCHEMA,
-            "description": "torchvision ImageNet classifiers split into their top-level blocks, as timed by "
-                           "profile_ref.py (batch 1, 3x224x224)",
-            "models": models}
+        models.append(ModelProfile(
+            name=name, family=family_of(name),
+            variant={"resolution": res, "precision": "float32", "width": 1.0},
+            top1=round(m["acc1"] / 100.0, 6),
+            top1_source=f"torchvision {tv} weights metadata (ImageNet-1K acc@1 of the DEFAULT weights)",
+            input_bytes=3 * res * res,
+            output_bytes=blocks[-1].output_bytes,
+            note=note,
+            meta={"params": m.get("params"), "gflops": m.get("gflops"),
+                  "source": f"torchvision {tv} weights metadata (num_params, _ops)"},
+            blocks=blocks,
+        ))
+    return ModelFile(models=tuple(models),
+                     description="torchvision ImageNet classifiers split into their top-level blocks, as timed by "
+                                 "profile_ref.py (batch 1, 3x224x224)")
 
 
 def reference_hardware(ref: Mapping[str, Any]) -> dict[str, Any]:
@@ -189,8 +168,8 @@ def reference_hardware(ref: Mapping[str, Any]) -> dict[str, Any]:
     return {**{k: ref.get(k) for k in keys}, "cuda_graphs": bool(ref.get("cuda_graphs", False))}
 
 
-def reference_to_device(ref: Mapping[str, Any], name: str, tier: str, ref_file: str) -> dict[str, Any]:
-    """A ``measured`` ``e3gym.device/1`` dict from one ``profile_ref.py`` file (ms -> s)."""
+def reference_to_device(ref: Mapping[str, Any], name: str, tier: str, ref_file: str) -> DeviceProfile:
+    """A ``measured`` device from one ``profile_ref.py`` file (ms -> s)."""
     gpu = ref.get("device") == "cuda"
     timing = ("each block and the whole model captured in a CUDA graph and replayed" if ref.get("cuda_graphs")
               else "eager PyTorch") + (", CUDA-event timing" if gpu else f", {ref['threads']} CPU thread(s), "
@@ -210,11 +189,11 @@ def reference_to_device(ref: Mapping[str, Any], name: str, tier: str, ref_file: 
                        f"then the whole model in one piece; median/p10/p90 over n runs after warm-up; {timing}; "
                        f"machine: {where}"),
             "date": ref.get("date"), "reference_file": f"profiles/{ref_file}", "notes": notes}
-    models = {m: {"total": stats_s(e["total_ms"]),
-                  "blocks": [{"name": b["name"], **stats_s(b["latency_ms"])} for b in e["blocks"]]}
+    models = {m: ModelLatency(total=stats_s(e["total_ms"]),
+                              blocks=tuple(stats_s(b["latency_ms"], b["name"]) for b in e["blocks"]))
               for m, e in ref["models"].items()}
-    return {"schema": DEVICE_SCHEMA, "name": name, "tier": tier, "hardware": reference_hardware(ref),
-            "power": H100_POWER if gpu else NO_POWER, "provenance": prov, "models": models}
+    return DeviceProfile(name=name, tier=tier, hardware=reference_hardware(ref),
+                         power=H100_POWER if gpu else NO_POWER, provenance=prov, models=models)
 
 
 # --------------------------------------------------------------------------- published tables (profiles/sources)
@@ -277,14 +256,14 @@ def top1(row: Mapping[str, str]) -> float:
     return round(float(row["accuracy_top1_pct"]) / 100.0, 6)
 
 
-def single_figure(ms: float) -> dict[str, Any]:
+def single_figure(ms: float) -> LatencyStats:
     """Whole-model stats from the one published figure: ``median_s = p10_s = p90_s``, ``n = 1``."""
     s = seconds(ms)
-    return {"median_s": s, "p10_s": s, "p90_s": s, "n": 1}
+    return LatencyStats(s, s, s, 1)
 
 
-def mlperf_to_models(path: Path) -> dict[str, Any]:
-    """A ``e3gym.model/1`` dict of whole-model-only TFLite variants with the canonical table's top-1."""
+def mlperf_to_models(path: Path) -> ModelFile:
+    """The model file of whole-model-only TFLite variants with the canonical table's top-1."""
     comments, rows = read_mlperf_csv(path)
     models = []
     for row in rows:
@@ -294,16 +273,14 @@ def mlperf_to_models(path: Path) -> dict[str, Any]:
                 f"{classes} class scores x {per} byte(s) ({variant['precision']} output tensor)")
         if classes == 1000:
             note += "; the class count (1000, or 1001 with a background class) is assumed, not confirmed"
-        models.append({
-            "name": row["model"], "family": family, "variant": {**variant, "framework": "tflite"},
-            "accuracy": {"top1": top1(row),
-                         "source": "ImageNet top-1 measured by the submitter: " + table_source(comments, path)},
-            "input_bytes": 3 * variant["resolution"] ** 2, "output_bytes": classes * per, "note": note,
-        })
-    return {"schema": MODEL_SCHEMA,
-            "description": "TFLite MobileNet v1/v2/v3 and EfficientNet-Lite variants of the MLPerf Inference "
-                           "v5.0 GATEOverflow submission; whole-model only (no blocks)",
-            "models": models}
+        models.append(ModelProfile(
+            name=row["model"], family=family, variant={**variant, "framework": "tflite"}, top1=top1(row),
+            top1_source="ImageNet top-1 measured by the submitter: " + table_source(comments, path),
+            input_bytes=3 * variant["resolution"] ** 2, output_bytes=classes * per, note=note,
+        ))
+    return ModelFile(models=tuple(models),
+                     description="TFLite MobileNet v1/v2/v3 and EfficientNet-Lite variants of the MLPerf Inference "
+                                 "v5.0 GATEOverflow submission; whole-model only (no blocks)")
 
 
 def aws_header(comments: list[str], path: Path) -> dict[str, Any]:
@@ -318,7 +295,7 @@ def aws_header(comments: list[str], path: Path) -> dict[str, Any]:
             "framework": f"{head[5]} ({head[6]})", "repository": src[1], "path": src[2]}
 
 
-def aws_table_device(path: Path, canonical: Mapping[str, float]) -> dict[str, Any]:
+def aws_table_device(path: Path, canonical: Mapping[str, float]) -> DeviceProfile:
     """A ``published`` whole-model device from one MLPerf v5.0 AWS Graviton table in ``profiles/sources``.
 
     ``canonical`` maps model -> the top-1 in the model file; where this table's top-1 differs, the
@@ -339,11 +316,11 @@ def aws_table_device(path: Path, canonical: Mapping[str, float]) -> dict[str, An
                          f"{instance} / {backend}")
     models, differ = {}, []
     for row in rows:
-        entry: dict[str, Any] = {"total": single_figure(float(row["latency_p90_ms"]))}
+        measured = None
         if row["model"] in canonical and top1(row) != canonical[row["model"]]:
-            entry["measured_top1"] = top1(row)
+            measured = top1(row)
             differ.append(row["model"])
-        models[row["model"]] = entry
+        models[row["model"]] = ModelLatency(total=single_figure(float(row["latency_p90_ms"])), measured_top1=measured)
     notes = [f"tier {tier!r} is a hint: {why}"]
     if differ:
         notes.append(f"accuracy: the model file keeps the top-1 of {SOURCES}/{CANONICAL_TABLE}; this table measured "
@@ -356,8 +333,8 @@ def aws_table_device(path: Path, canonical: Mapping[str, float]) -> dict[str, An
             "date": "2025-04 (MLPerf Inference v5.0 results)", "notes": notes + comments[2:]}
     hardware = {"platform": f"AWS EC2 {instance}", "cpu_model": head["cpu_model"], "vcpus": head["vcpus"],
                 "machine": "aarch64", "framework": head["framework"], "dtype": "per model (float32, uint8 or int8)"}
-    return {"schema": DEVICE_SCHEMA, "name": f"aws-{instance}-{backend}", "tier": tier, "hardware": hardware,
-            "power": NOT_CITED_POWER, "provenance": prov, "models": models}
+    return DeviceProfile(name=f"aws-{instance}-{backend}", tier=tier, hardware=hardware, power=NOT_CITED_POWER,
+                         provenance=prov, models=models)
 
 
 # platform column of mlperf2-krai-arm-boards.csv -> (device name prefix, key in the row notes, hardware)
@@ -376,7 +353,7 @@ KRAI_FIGURES = {"early_stopping_p90": r"(?:early-stopping p90|early_stopping_lat
 RPI4_TFLITE_TABLE = "mlperf2-krai-rpi4-tflite.csv"
 
 
-def rpi4_tflite_device(path: Path, canonical: Mapping[str, float]) -> dict[str, Any]:
+def rpi4_tflite_device(path: Path, canonical: Mapping[str, float]) -> DeviceProfile:
     """``published`` Raspberry Pi 4 TFLite device: MLPerf v2.0 Krai open-division MobileNet-v1 / EfficientNet-Lite.
 
     The log gives median, p90 and minimum: ``median_s`` and ``p90_s`` are those, ``p10_s`` holds the
@@ -387,12 +364,10 @@ def rpi4_tflite_device(path: Path, canonical: Mapping[str, float]) -> dict[str, 
     for row in rows:
         if not row["latency_p50_ms"] or row["model"] not in canonical:
             continue
-        entry: dict[str, Any] = {"total": {"median_s": seconds(float(row["latency_p50_ms"])),
-                                           "p10_s": seconds(float(row["latency_min_ms"])),
-                                           "p90_s": seconds(float(row["latency_p90_ms"])), "n": 1}}
-        if row["accuracy_top1_pct"] and top1(row) != canonical[row["model"]]:
-            entry["measured_top1"] = top1(row)
-        models[row["model"]] = entry
+        total = LatencyStats(median_s=seconds(float(row["latency_p50_ms"])), p10_s=seconds(float(row["latency_min_ms"])),
+                             p90_s=seconds(float(row["latency_p90_ms"])), n=1)
+        differs = row["accuracy_top1_pct"] and top1(row) != canonical[row["model"]]
+        models[row["model"]] = ModelLatency(total=total, measured_top1=top1(row) if differs else None)
     prov = {"method": "published", "source": table_source(comments, path), "source_file": f"{SOURCES}/{path.name}",
             "statistic": "loadgen single-stream median (median_s) and 90th percentile (p90_s) of the official run; "
                          "p10_s holds the run's minimum latency, a lower bound of its p10, which is not published",
@@ -400,11 +375,11 @@ def rpi4_tflite_device(path: Path, canonical: Mapping[str, float]) -> dict[str, 
             "notes": ["tier 'end' is a hint: a single-board computer",
                       "accuracy: the model file keeps the AWS m7g TFLite table's top-1 for each variant; where the Pi "
                       "run measured another value, the entry holds it as measured_top1"] + comments[2:]}
-    return {"schema": DEVICE_SCHEMA, "name": "rpi4-cortex-a72-tflite", "tier": "end",
-            "hardware": {"platform": "Raspberry Pi 4 Model B Rev 1.4", "cpu_model": "Broadcom BCM2711, 4x Arm "
-                         "Cortex-A72 @ 1.8 GHz", "machine": "aarch64", "framework": "TFLite v2.7.1 (ruy)",
-                         "dtype": "per model (float32, uint8 or int8)"},
-            "power": RPI4_POWER, "provenance": prov, "models": models}
+    return DeviceProfile(name="rpi4-cortex-a72-tflite", tier="end",
+                         hardware={"platform": "Raspberry Pi 4 Model B Rev 1.4", "cpu_model": "Broadcom BCM2711, 4x "
+                                   "Arm Cortex-A72 @ 1.8 GHz", "machine": "aarch64", "framework": "TFLite v2.7.1 (ruy)",
+                                   "dtype": "per model (float32, uint8 or int8)"},
+                         power=RPI4_POWER, provenance=prov, models=models)
 
 
 def krai_row_notes(comments: list[str]) -> dict[str, str]:
@@ -412,7 +387,7 @@ def krai_row_notes(comments: list[str]) -> dict[str, str]:
     return {m[1]: m[2] for c in comments if (m := re.match(r"Row \d+ (\w+/\w+): (.*)", c))}
 
 
-def krai_devices(path: Path) -> dict[str, dict[str, Any]]:
+def krai_devices(path: Path) -> dict[str, DeviceProfile]:
     """``published`` ResNet50-only end devices from the MLPerf v2.0 Krai ARM board table."""
     path = Path(path)
     comments, rows = read_mlperf_csv(path)
@@ -430,12 +405,10 @@ def krai_devices(path: Path) -> dict[str, dict[str, Any]]:
         if figures.get("early_stopping_p90") != sig(float(row["latency_p90_ms"])):
             raise E3GymError(f"{path}: {name} latency_p90_ms {row['latency_p90_ms']} is not the early-stopping p90 "
                              f"of its header line ({figures.get('early_stopping_p90')} ms)")
-        entry: dict[str, Any] = {"total": single_figure(float(row["latency_p90_ms"]))}
         notes = [detail, "the latency is of MLPerf's ResNet50 v1.5, the architecture of torchvision's resnet50; "
                          "the accuracy in the model file is that of torchvision's weights",
                  "tier 'end' is a hint: an ARM single-board computer / embedded module CPU"]
         if row["accuracy_top1_pct"]:
-            entry["measured_top1"] = top1(row)
             notes.append("measured_top1: the MLPerf ResNet50 v1.5 weights' top-1 measured by the submitter")
         prov = {"method": "published", "source": table_source(comments, path), "source_file": f"{SOURCES}/{path.name}",
                 "log_file": detail.split(":")[0],
@@ -444,11 +417,14 @@ def krai_devices(path: Path) -> dict[str, dict[str, Any]]:
                              "other statistics the table's header gives for this run",
                 "log_figures_ms": figures,
                 "date": "2022-04 (MLPerf Inference v2.0 results)", "notes": notes}
-        out[name] = {"schema": DEVICE_SCHEMA, "name": name, "tier": "end",
-                     "hardware": {"platform": hardware, "machine": "aarch64", "framework": row["backend"],
-                                  "dtype": "float32"},
-                     "power": NOT_CITED_POWER, "provenance": prov, "models": {"resnet50": entry}}
+        entry = ModelLatency(total=single_figure(float(row["latency_p90_ms"])),
+                             measured_top1=top1(row) if row["accuracy_top1_pct"] else None)
+        out[name] = DeviceProfile(name=name, tier="end",
+                                  hardware={"platform": hardware, "machine": "aarch64", "framework": row["backend"],
+                                            "dtype": "float32"},
+                                  power=NOT_CITED_POWER, provenance=prov, models={"resnet50": entry})
     return out
+
 
 # --------------------------------------------------------------------------- calibration
 def geomean(values: Iterable[float]) -> float:
@@ -457,48 +433,49 @@ def geomean(values: Iterable[float]) -> float:
     return math.exp(sum(math.log(v) for v in vals) / len(vals))
 
 
-def calibrate(source: Mapping[str, Any], targets_s: Mapping[str, float]
-              ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+def calibrate(source: DeviceProfile, targets_s: Mapping[str, float]
+              ) -> tuple[dict[str, ModelLatency], dict[str, Any]]:
     """Scale a device's latencies per model so matched one-piece medians equal ``targets_s``.
 
     Each model's total and blocks (median, p10, p90) are multiplied by one factor, so per-block
     shares stay those of ``source``. Unmatched models get the geometric mean of the matched factors
     (with one matched model, its factor).
-    Returns the models dict and a provenance record of factors, matched and extrapolated models.
+    Returns the latency per model and a provenance record of factors, matched and extrapolated models.
     """
-    src = source["models"]
-    factors = {m: t / src[m]["total"]["median_s"] for m, t in targets_s.items()}
+    src = source.models
+    factors = {m: t / src[m].total.median_s for m, t in targets_s.items()}
     default = geomean(factors.values())
     models = {}
     for m, e in src.items():
         f = factors.get(m, default)
-        models[m] = {"total": scaled(e["total"], f), "blocks": [scaled(b, f) for b in e["blocks"]]}
+        total = scaled(e.total, f)
         if m in targets_s:  # exact, whatever the rounding of the factor
-            models[m]["total"]["median_s"] = sig(targets_s[m])
-    record = {"shape_from": source["name"],
-              "matched": {m: {"target_s": targets_s[m], "source_s": src[m]["total"]["median_s"],
+            total = dataclasses.replace(total, median_s=sig(targets_s[m]))
+        models[m] = ModelLatency(total=total, blocks=tuple(scaled(b, f) for b in e.blocks))
+    record = {"shape_from": source.name,
+              "matched": {m: {"target_s": targets_s[m], "source_s": src[m].total.median_s,
                               "scale": round(factors[m], 6)} for m in targets_s},
               "extrapolated": sorted(set(src) - set(targets_s)),
               "extrapolation_scale": round(default, 6)}
     return models, record
 
 
-def _with_spread(st: Mapping[str, Any], p90_over_median: float) -> dict[str, Any]:
-    med = st["median_s"]
-    return {**st, "p10_s": sig(med / p90_over_median), "p90_s": sig(med * p90_over_median)}
+def _with_spread(st: LatencyStats, p90_over_median: float) -> LatencyStats:
+    return dataclasses.replace(st, p10_s=sig(st.median_s / p90_over_median), p90_s=sig(st.median_s * p90_over_median))
 
 
-def rpi4_device(epyc_t1: Mapping[str, Any]) -> dict[str, Any]:
+def rpi4_device(epyc_t1: DeviceProfile) -> DeviceProfile:
     """Raspberry Pi 4 end device: epyc-t1 per-block shape, each model scaled to its own published Pi figure."""
     models, rec = calibrate(epyc_t1, RPI4_TARGETS_S)
     factors = [m["scale"] for m in rec["matched"].values()]
-    for e in models.values():  # the Pi's own spread (log-symmetric around the median), not the EPYC's
-        e["total"] = _with_spread(e["total"], RPI4_P90_OVER_MEDIAN)
-        e["blocks"] = [_with_spread(b, RPI4_P90_OVER_MEDIAN) for b in e["blocks"]]
+    # the Pi's own spread (log-symmetric around the median), not the EPYC's
+    models = {m: ModelLatency(total=_with_spread(e.total, RPI4_P90_OVER_MEDIAN),
+                              blocks=tuple(_with_spread(b, RPI4_P90_OVER_MEDIAN) for b in e.blocks))
+              for m, e in models.items()}
     prov = {"method": "calibrated",
-            "source": (f"per-block shape: {epyc_t1['name']} (measured, {epyc_t1['provenance']['reference_file']}); "
+            "source": (f"per-block shape: {epyc_t1.name} (measured, {epyc_t1.provenance['reference_file']}); "
                        "scale: each matched model's own published Raspberry Pi 4 figure (see 'targets')"),
-            "date": epyc_t1["provenance"]["date"], **rec,
+            "date": epyc_t1.provenance["date"], **rec,
             "targets": {m: {"target_s": t, "source": src} for m, (t, src) in RPI4_MODEL_TARGETS.items()},
             "uncertainty": {m: f"extrapolated with the geometric-mean factor {rec['extrapolation_scale']:.3f}; the "
                                f"matched models' factors span {min(factors):.3f}-{max(factors):.3f}, so this model's "
@@ -520,22 +497,22 @@ def rpi4_device(epyc_t1: Mapping[str, Any]) -> dict[str, Any]:
                       "the tutorial does not state the precision of the other rows; they are taken as float32",
                       "block shares are PyTorch eager on x86, not measurements on the Pi",
                       "tier 'end' is a hint: a single-board computer"]}
-    return {"schema": DEVICE_SCHEMA, "name": "rpi4-cortex-a72", "tier": "end",
-            "hardware": {"platform": "Raspberry Pi 4 Model B",
-                         "cpu_model": "Broadcom BCM2711, 4x Arm Cortex-A72 @ 1.8 GHz",
-                         "machine": "aarch64", "framework": "PyTorch (tutorial) / TFLite (mobilenet_v2)",
-                         "dtype": "float32"},
-            "power": RPI4_POWER, "provenance": prov, "models": models}
+    return DeviceProfile(name="rpi4-cortex-a72", tier="end",
+                         hardware={"platform": "Raspberry Pi 4 Model B",
+                                   "cpu_model": "Broadcom BCM2711, 4x Arm Cortex-A72 @ 1.8 GHz",
+                                   "machine": "aarch64", "framework": "PyTorch (tutorial) / TFLite (mobilenet_v2)",
+                                   "dtype": "float32"},
+                         power=RPI4_POWER, provenance=prov, models=models)
 
 
-def m7g_device(xeon_t4: Mapping[str, Any], published: Mapping[str, Any]) -> dict[str, Any]:
+def m7g_device(xeon_t4: DeviceProfile, published: DeviceProfile) -> DeviceProfile:
     """AWS m7g.2xlarge edge server: xeon-t4 per-block shape scaled to the published TFLite figures."""
-    targets = {tv: published["models"][ml]["total"]["median_s"] for tv, ml in M7G_MATCHES.items()}
+    targets = {tv: published.models[ml].total.median_s for tv, ml in M7G_MATCHES.items()}
     models, rec = calibrate(xeon_t4, targets)
     prov = {"method": "calibrated",
-            "source": (f"per-block shape: {xeon_t4['name']} (measured, {xeon_t4['provenance']['reference_file']}); "
-                       f"scale: {published['provenance']['source']}"),
-            "date": xeon_t4["provenance"]["date"], **rec,
+            "source": (f"per-block shape: {xeon_t4.name} (measured, {xeon_t4.provenance['reference_file']}); "
+                       f"scale: {published.provenance['source']}"),
+            "date": xeon_t4.provenance["date"], **rec,
             "matched_variants": dict(M7G_MATCHES),
             "rule": "every latency of a model (total and blocks; median, p10, p90) is multiplied by one factor; "
                     "matched models: the published p90 single-stream figure becomes the median; the others use "
@@ -547,34 +524,36 @@ def m7g_device(xeon_t4: Mapping[str, Any], published: Mapping[str, Any]) -> dict
                       "the extrapolated models are assumptions, not measurements on Graviton3",
                       "using the p90 figure as the median is slightly pessimistic",
                       "tier 'edge' is a hint: an 8-vCPU Arm server instance"]}
-    return {"schema": DEVICE_SCHEMA, "name": "aws-m7g.2xlarge-calibrated", "tier": "edge",
-            "hardware": {**published["hardware"], "dtype": "float32"}, "power": NOT_CITED_POWER,
-            "provenance": prov, "models": models}
+    return DeviceProfile(name="aws-m7g.2xlarge-calibrated", tier="edge",
+                         hardware={**published.hardware, "dtype": "float32"}, power=NOT_CITED_POWER,
+                         provenance=prov, models=models)
 
 
 # --------------------------------------------------------------------------- everything
-BLOCK_COSTS = ("flops", "param_bytes")  # per-block fields written by python -m e3gym.profiler.reference, not by this converter
+def carry_block_costs(model_file: ModelFile, existing: Path) -> ModelFile:
+    """``model_file`` with each block's ``flops``/``param_bytes`` taken from ``existing`` (same model and block name).
 
-
-def carry_block_costs(models: dict[str, Any], existing: Path) -> dict[str, Any]:
-    """``models`` with each block's ``flops``/``param_bytes`` copied from ``existing`` (same model and block name)."""
+    These per-block costs are written by ``python -m e3gym.curation.reference``, not by this converter.
+    """
     existing = Path(existing)
     if not existing.is_file():
-        return models
-    try:
-        old = load_json(existing)
-        costs = {(m["name"], b["name"]): {k: b[k] for k in BLOCK_COSTS if k in b}
-                 for m in old["models"] for b in m.get("blocks") or []}
-    except (ValueError, KeyError, TypeError) as e:
-        raise E3GymError(f"{existing}: cannot read per-block costs to carry over ({e})") from e
-    for m in models["models"]:
-        for b in m.get("blocks") or []:
-            b.update(costs.get((m["name"], b["name"]), {}))
-    return models
+        return model_file
+    costs = {(m.name, b.name): b for m in read_model_file(existing).models for b in m.blocks}
+    models = []
+    for m in model_file.models:
+        blocks = []
+        for b in m.blocks:
+            old = costs.get((m.name, b.name))
+            if old is not None:
+                b = dataclasses.replace(b, flops=b.flops if old.flops is None else old.flops,
+                                        param_bytes=b.param_bytes if old.param_bytes is None else old.param_bytes)
+            blocks.append(b)
+        models.append(dataclasses.replace(m, blocks=tuple(blocks)))
+    return dataclasses.replace(model_file, models=tuple(models))
 
 
 def build_all(reference: Path, sources: Path = Path(SOURCES), existing: Path | None = None
-              ) -> dict[str, dict[str, Any]]:
+              ) -> dict[str, ModelFile | DeviceProfile]:
     """Every profile this converter makes, keyed by its path under ``profiles/``, validated against the loader.
 
     ``reference`` holds the measured per-block profiles, ``sources`` the transcribed published tables;
@@ -585,16 +564,17 @@ def build_all(reference: Path, sources: Path = Path(SOURCES), existing: Path | N
     torchvision = reference_to_models(refs["h100-fp32"])
     if existing is not None:
         torchvision = carry_block_costs(torchvision, Path(existing) / "models" / "torchvision.json")
-    out: dict[str, dict[str, Any]] = {"models/torchvision.json": torchvision,
-                                      "models/mlperf-tflite.json": mlperf_to_models(sources / CANONICAL_TABLE)}
+    mlperf = mlperf_to_models(sources / CANONICAL_TABLE)
+    out: dict[str, ModelFile | DeviceProfile] = {"models/torchvision.json": torchvision,
+                                                 "models/mlperf-tflite.json": mlperf}
     devices = {name: reference_to_device(refs[name], name, tier, f) for name, (f, tier) in MEASURED.items()}
-    canonical = {m["name"]: m["accuracy"]["top1"] for m in out["models/mlperf-tflite.json"]["models"]}
+    canonical = {m.name: m.top1 for m in mlperf.models}
     tables = sorted(sources.glob("mlperf5-aws-*.csv"))
     if not tables:
         raise E3GymError(f"sources {sources}: no mlperf5-aws-*.csv tables found")
     for path in tables:
         device = aws_table_device(path, canonical)
-        devices[device["name"]] = device
+        devices[device.name] = device
     devices.update(krai_devices(sources / "mlperf2-krai-arm-boards.csv"))
     devices["rpi4-cortex-a72-tflite"] = rpi4_tflite_device(sources / RPI4_TFLITE_TABLE, canonical)
     devices["rpi4-cortex-a72"] = rpi4_device(devices["epyc-t1"])
@@ -604,22 +584,27 @@ def build_all(reference: Path, sources: Path = Path(SOURCES), existing: Path | N
     return out
 
 
-def check_consistent(refs: Mapping[str, Mapping[str, Any]], files: Mapping[str, Mapping[str, Any]]) -> None:
+def check_consistent(refs: Mapping[str, Mapping[str, Any]], files: Mapping[str, ModelFile | DeviceProfile]) -> None:
     """Fail unless all reference files share block structure and every built file passes the loader."""
-    sig = lambda r: {m: [(b["name"], b["out_numel"]) for b in e["blocks"]] for m, e in r["models"].items()}
+    structure = lambda r: {m: [(b["name"], b["out_numel"]) for b in e["blocks"]] for m, e in r["models"].items()}
     first = next(iter(refs.values()))
     for name, r in refs.items():
-        if sig(r) != sig(first):
+        if structure(r) != structure(first):
             raise E3GymError(f"reference for {name!r} has other blocks or activation sizes than the others")
-    models = {m.name: m for f, d in files.items() if f.startswith("models/") for m in parse_models(d, f)}
+    models = {}
     for f, d in files.items():
-        if f.startswith("devices/"):
-            check_device_against_models(parse_device(d, f), models, d)
+        if isinstance(d, ModelFile):
+            dump_model_file(d, f)
+            models.update({m.name: dataclasses.replace(m, source_file=f) for m in d.models})
+    for f, d in files.items():
+        if isinstance(d, DeviceProfile):
+            dump_device_file(d, f)
+            check_device_against_models(dataclasses.replace(d, source_file=f), models)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: convert the reference folder into ``models/`` and ``devices/`` JSON files."""
-    ap = argparse.ArgumentParser(prog="python -m e3gym.profiler.convert", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m e3gym.curation.convert", description=__doc__.splitlines()[0])
     ap.add_argument("--reference", type=Path, default=Path("../shared/reference"),
                     help="folder with the measured profiles/ (default: ../shared/reference, from the repo root)")
     ap.add_argument("--sources", type=Path, default=Path(SOURCES),
@@ -628,8 +613,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder to write models/ and devices/ into; other files there are left alone "
                          "(default: profiles)")
     a = ap.parse_args(argv)
-    for rel, data in build_all(a.reference, a.sources, existing=a.out).items():
-        write_json_atomic(a.out / rel, data)
+    for rel, profile in build_all(a.reference, a.sources, existing=a.out).items():
+        if isinstance(profile, ModelFile):
+            write_model_file(a.out / rel, profile)
+        else:
+            write_device_file(a.out / rel, profile)
         print(a.out / rel)
     return 0
 
