@@ -29,8 +29,8 @@ the confidence bonus explores).
 """
 from __future__ import annotations
 
-import math
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 

@@ -14,11 +14,10 @@ or a malformed file with a message naming the file and field.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,11 @@ import torch  # noqa: E402
 from gymnasium import spaces  # noqa: E402
 from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
 from stable_baselines3.common.monitor import Monitor  # noqa: E402
-from stable_baselines3.common.torch_layers import CombinedExtractor, FlattenExtractor, NatureCNN  # noqa: E402
+from stable_baselines3.common.torch_layers import (  # noqa: E402
+    CombinedExtractor,
+    FlattenExtractor,
+    NatureCNN,
+)
 from torch import nn  # noqa: E402
 
 from e3gym.agents._system import has_system
@@ -43,7 +46,7 @@ from e3gym.agents.train import ALGOS
 from e3gym.core.cluster import Cluster
 from e3gym.envs.wrappers import FlatAction
 from e3gym.errors import E3GymError
-from e3gym.files import write_text_atomic
+from e3gym.files import write_bytes_atomic, write_json_atomic
 
 FLAT_ALGOS = ("dqn", "maskable_ppo")  # need a Discrete action space
 INFO_KEYWORDS = ("latency_s", "accuracy", "energy_j", "deadline_missed")
@@ -247,20 +250,13 @@ def save_trained(model: Any, path: str | Path, env: gym.Env, algo: str, seed: in
     weights, sidecar = _model_files(path)
     config = policy_config(model, algo)
     extra = _json_value({"num_timesteps": int(model.num_timesteps), **(info or {})}, "info")
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=weights.parent, prefix=f".{weights.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({k: v.detach().cpu() for k, v in model.policy.state_dict().items()}, f)
-        digest = _sha256(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
-        os.replace(tmp, weights)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()  # policies are small MLPs: hash the bytes that are written, then write them
+    torch.save({k: v.detach().cpu() for k, v in model.policy.state_dict().items()}, buffer)
+    digest = hashlib.sha256(buffer.getvalue()).hexdigest()
+    write_bytes_atomic(weights, buffer.getvalue())
     meta = {"format": MODEL_FORMAT, "algo": algo, **config, **describe_env(env), "seed": int(seed),
             "weights_sha256": digest, "info": extra}
-    write_text_atomic(sidecar, json.dumps(meta, indent=1))
+    write_json_atomic(sidecar, meta)
     return weights
 
 

@@ -93,7 +93,13 @@ def train(algo: str, env_id: str, timesteps: int, seed: int, logdir: Path, check
     from stable_baselines3.common.callbacks import CallbackList
 
     from e3gym.agents import rl_defaults
-    from e3gym.agents.sb3 import E3CheckpointCallback, E3MetricsCallback, algo_class, policy_config, save_trained
+    from e3gym.agents.sb3 import (
+        E3CheckpointCallback,
+        E3MetricsCallback,
+        algo_class,
+        policy_config,
+        save_trained,
+    )
 
     cls = algo_class(algo)
     _check_numbers(timesteps, seed, checkpoint_freq)

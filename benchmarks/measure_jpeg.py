@@ -34,8 +34,8 @@ TIMED_RESOLUTIONS = (128, 224, 299)
 
 def crops(res: int):
     """(name, PIL image) centre crops of the shipped photographs at ``res x res``."""
-    from PIL import Image
     import skimage.data
+    from PIL import Image
 
     from e3gym.validate.frame import centre_crop
 
@@ -78,8 +78,10 @@ def cpu_model() -> str:
 
 def main() -> None:
     import PIL
-    from PIL import Image, features
     import skimage
+    from PIL import Image, features
+
+    from e3gym.files import write_json_atomic
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
@@ -141,10 +143,7 @@ def main() -> None:
         old = json.loads(args.out.read_text())
         if "platforms" in old:
             out["platforms"] = old["platforms"]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, indent=1) + "\n")
-    tmp.replace(args.out)
+    write_json_atomic(args.out, out)
     at224 = table["224"]
     print(f"224x224: q75 {at224['75']} B, q90 {at224['90']} B")
     for t in time_fit:

@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
               "geomean ratio | "
               "median abs error after dividing by the geomean ratio |",
               "|---:|---|---:|---|---:|---:|---:|", *summary, "", *sections]
-    a.out.write_text("\n".join(report), encoding="utf-8")
+    from e3gym.files import write_text_atomic
+    write_text_atomic(a.out, "\n".join(report))
     print(a.out)
     return 0
 

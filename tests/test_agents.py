@@ -116,8 +116,9 @@ def test_custom_agent_example_plugs_in(tmp_path):
 
 
 def test_rl_zoo_hyperparameter_files_name_registered_envs():
-    import yaml
     from importlib import resources
+
+    import yaml
 
     import e3gym
     folder = resources.files("e3gym.agents") / "hyperparams"

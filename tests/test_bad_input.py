@@ -430,6 +430,7 @@ def _block_dup(tmp: Path) -> None:
 # ----------------------------------------------------------------------------- env arguments
 def _make(env_id: str, **kwargs: Any) -> None:
     import gymnasium as gym
+
     import e3gym  # noqa: F401
     gym.make(env_id, **kwargs).reset(seed=0)
 
@@ -456,6 +457,7 @@ for env_id, kwargs in ENV_KWARGS.items():
 # ----------------------------------------------------------------------------- actions and render modes
 def _act(env_id: str, action: Any) -> None:
     import gymnasium as gym
+
     import e3gym  # noqa: F401
     env = gym.make(env_id).unwrapped  # the env's own check, not the passive checker's warning
     env.reset(seed=0)

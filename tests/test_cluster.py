@@ -5,10 +5,10 @@ import math
 
 import numpy as np
 import pytest
+from conftest import small_scenario
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import small_scenario
 from e3gym.core.cluster import CLOUD, COMPONENTS, EDGE, END, FifoResource
 from e3gym.core.payload import load_jpeg_model, wire_bytes
 from e3gym.core.rng import RandomStream

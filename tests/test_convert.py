@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from e3gym.core.profiles import (ModelFile, ProfileError, ProfileLibrary, builtin_library, dump_device_file,
-                                 dump_model_file, load_device_file)
+from e3gym.core.profiles import (
+    ModelFile,
+    ProfileError,
+    ProfileLibrary,
+    builtin_library,
+    dump_device_file,
+    dump_model_file,
+    load_device_file,
+)
 from e3gym.curation import convert
 
 # Paths from this file, not from the package: CI tests an installed (non-editable) copy of e3gym.

@@ -1,10 +1,9 @@
 """Every registered e3gym env: checkers, determinism, pickling, docs that match the spaces."""
 from __future__ import annotations
 
-import math
-
 import doctest
 import importlib
+import math
 import pickle
 import re
 
@@ -171,10 +170,9 @@ def test_partitioning_a_whole_model_profile_is_refused_clearly():
         gym.make("e3gym/EndEdgeCloud-v1", scenario="model_selection_mobilenet", scenario_overrides={"models": {"partition": True}})
 
 
+from conftest import small_scenario  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-from conftest import small_scenario  # noqa: E402
 
 networks = st.one_of(
     st.sampled_from(["3g", "lte", "wifi", "mobile"]),

@@ -13,7 +13,12 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from e3gym.agents.base import run_episode
 from e3gym.agents.stopping import FixedPlacement, OptimalPlacement, OptimalStopping
 from e3gym.core import coinference
-from e3gym.core.coinference import DiscreteChannel, FadingChannel, LayerModel, SplitProblem
+from e3gym.core.coinference import (
+    DiscreteChannel,
+    FadingChannel,
+    LayerModel,
+    SplitProblem,
+)
 from e3gym.core.network import RayleighFading
 from e3gym.core.profiles import builtin_library
 from e3gym.envs.fading_split import FadingSplitEnv, ModelPlacementEnv

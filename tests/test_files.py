@@ -13,7 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import e3gym.files
-from e3gym.files import open_atomic, write_bytes_atomic, write_json_atomic, write_text_atomic, write_texts_atomic
+from e3gym.files import (
+    open_atomic,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+    write_texts_atomic,
+)
 
 OLD = "old content\n"
 LONE_SURROGATE = "half \ud800 written"  # cannot be encoded as UTF-8: fails inside the write

@@ -8,8 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from e3gym.core.network import (ConstantBandwidth, Link, MarkovBandwidth, RayleighFading, TraceBandwidth,
-                                TraceError, load_trace)
+from e3gym.core.network import (
+    ConstantBandwidth,
+    Link,
+    MarkovBandwidth,
+    RayleighFading,
+    TraceBandwidth,
+    TraceError,
+    load_trace,
+)
 
 
 def link(process, propagation_s=0.0, seed=0):

@@ -14,10 +14,18 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 import e3gym
 from e3gym.agents.partition_baselines import NeurosurgeonStatic, OnDevice, OracleCut
 from e3gym.core.ans import CONTEXT_FEATURES, cut_table
-from e3gym.core.profiles import (ModelFile, ProfileError, ProfileLibrary, builtin_library, builtin_profile_dir,
-                                 dump_device_file, dump_model_file, parse_device)
-from e3gym.envs.partition import PartitionEnv
+from e3gym.core.profiles import (
+    ModelFile,
+    ProfileError,
+    ProfileLibrary,
+    builtin_library,
+    builtin_profile_dir,
+    dump_device_file,
+    dump_model_file,
+    parse_device,
+)
 from e3gym.curation import ans_tables
+from e3gym.envs.partition import PartitionEnv
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "published"
 CONSTANT = dict(bandwidth={"kind": "constant", "mbps": 18.88}, load={"kind": "constant", "factor": 1.0})

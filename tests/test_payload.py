@@ -9,8 +9,14 @@ import numpy as np
 import pytest
 
 import e3gym  # noqa: F401
-from e3gym.core.payload import (INT8_TOP1_COST, PayloadConfig, cut_payload_bytes, load_jpeg_model, result_bytes,
-                                wire_bytes)
+from e3gym.core.payload import (
+    INT8_TOP1_COST,
+    PayloadConfig,
+    cut_payload_bytes,
+    load_jpeg_model,
+    result_bytes,
+    wire_bytes,
+)
 from e3gym.core.profiles import ProfileError, builtin_library
 
 

@@ -8,13 +8,12 @@ import pickle
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import small_scenario
 from gymnasium.utils.env_checker import check_env
 
 import e3gym
 from e3gym.core.cluster import FifoResource
 from e3gym.envs.render import LABEL_INK, LABEL_PX, LANE_SHADES, TIER_COLOURS, TIER_EDGES
-
-from conftest import small_scenario
 
 ENV_IDS = sorted(e3gym.ENVIRONMENTS)
 ALL_IDS = ENV_IDS + sorted(e3gym.MO_ENVIRONMENTS)

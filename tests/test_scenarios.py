@@ -6,12 +6,12 @@ import math
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import small_scenario
 
 import e3gym
-from conftest import small_scenario
+from e3gym.core.network import TraceError
 from e3gym.core.rng import RandomStream
 from e3gym.core.workload import BurstyWorkload, PoissonWorkload
-from e3gym.core.network import TraceError
 from e3gym.scenarios import ScenarioError, build, list_scenarios, load_scenario
 
 

@@ -11,9 +11,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from e3gym.agents.base import AgentSpecError, load_agent
-from e3gym.agents.stopping import OSLA, OffloadAtHorizon, OffloadAtInput, OptimalStopping
+from e3gym.agents.stopping import (
+    OSLA,
+    OffloadAtHorizon,
+    OffloadAtInput,
+    OptimalStopping,
+)
 from e3gym.core import coinference
-from e3gym.core.coinference import DiscreteChannel, FadingChannel, LayerModel, SplitProblem
+from e3gym.core.coinference import (
+    DiscreteChannel,
+    FadingChannel,
+    LayerModel,
+    SplitProblem,
+)
 
 
 def small_problem(snr_db: float = 0.0) -> SplitProblem:

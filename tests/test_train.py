@@ -214,10 +214,10 @@ def test_non_json_values_and_swapped_weights_are_refused(tmp_path):
 def test_weights_without_their_sidecar_are_not_a_model(tmp_path, monkeypatch):
     import e3gym.agents.sb3 as sb3
 
-    def interrupted(path, text):
+    def interrupted(path, data):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sb3, "write_text_atomic", interrupted)  # as if stopped between the two files
+    monkeypatch.setattr(sb3, "write_json_atomic", interrupted)  # as if stopped between the two files
     model, env = _untrained("a2c")
     with pytest.raises(KeyboardInterrupt):
         save_trained(model, tmp_path / "m", env, "a2c", seed=0)

@@ -318,7 +318,9 @@ def test_interrupted_run_leaves_nothing_behind(tmp_path: Path, leaves_nothing) -
     import subprocess
     import sys
 
-    from e3gym.validate.procs import child_env  # the e3gym under test, not the source tree in the cwd
+    from e3gym.validate.procs import (
+        child_env,  # the e3gym under test, not the source tree in the cwd
+    )
 
     why = netns.netns_unavailable()
     if why:

@@ -16,12 +16,17 @@ import csv
 import json
 
 import numpy as np
-
 from _common import DEFAULT_OUT, mean_ci, out_dir, pyplot
+
 from e3gym.agents.base import run_episode
 from e3gym.agents.mulinucb import MuLinUCB
-from e3gym.agents.partition_baselines import NeurosurgeonStatic, OracleCut, PartitionLinUCB
+from e3gym.agents.partition_baselines import (
+    NeurosurgeonStatic,
+    OracleCut,
+    PartitionLinUCB,
+)
 from e3gym.envs.partition import PartitionEnv
+from e3gym.files import open_atomic
 
 AGENTS = {"muLinUCB": MuLinUCB, "LinUCB": PartitionLinUCB, "Neurosurgeon (static)": NeurosurgeonStatic,
           "Oracle": OracleCut}
@@ -117,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"paired muLinUCB - {label}, total: {m:+.2f} +- {h:.2f} s")
 
     out = out_dir(args)
-    with open(out / "partition_regret.csv", "w", newline="", encoding="utf-8") as f:
+    with open_atomic(out / "partition_regret.csv", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["agent", "phase", "regret_mean_s", "regret_ci95_s", "mean_delay_ms",
                                                "mean_delay_ci95_ms"])
         writer.writeheader()

@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
 from _common import DEFAULT_OUT, mean_ci, out_dir
 from partition_regret import make_env_kwargs, run_all
+
+from e3gym.files import write_text_atomic
 
 MARKOV_LINK = {"kind": "markov", "states_mbps": [5.85, 18.88], "mean_dwell_s": 60.0}
 # (label, bandwidth, load factors, change frames, bandit delay unit in s)
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {'yes' if lowest else 'no'} |")
         print(lines[-1], flush=True)
     path = out_dir(args) / "partition_sensitivity.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text_atomic(path, "\n".join(lines) + "\n")
     print(f"wrote {path}")
     return 0
 

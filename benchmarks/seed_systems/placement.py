@@ -13,11 +13,12 @@ import argparse
 import csv
 
 import numpy as np
-
 from _common import DEFAULT_OUT, mean_ci, out_dir, pyplot
+
 from e3gym.agents.base import run_episode
 from e3gym.agents.stopping import FixedPlacement, OptimalPlacement
 from e3gym.envs.fading_split import ModelPlacementEnv
+from e3gym.files import open_atomic
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  SNR {snr:5.1f} dB: best M = {int(np.argmin(analytic))}")
 
     out = out_dir(args)
-    with open(out / "placement.csv", "w", newline="", encoding="utf-8") as f:
+    with open_atomic(out / "placement.csv", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)

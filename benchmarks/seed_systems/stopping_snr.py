@@ -14,10 +14,11 @@ import argparse
 import csv
 
 import numpy as np
-
 from _common import DEFAULT_OUT, mean_ci, out_dir, pyplot
+
 from e3gym.core import coinference
 from e3gym.envs.fading_split import FadingSplitEnv
+from e3gym.files import open_atomic
 
 RULES = {
     "optimal": lambda p, m: coinference.optimal_policy(p, m),
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{snr:7.1f} " + " ".join(f"{c:>30s}" for c in cells) + f" {100 * excess:11.2f}%")
 
     out = out_dir(args)
-    with open(out / "stopping_snr.csv", "w", newline="", encoding="utf-8") as f:
+    with open_atomic(out / "stopping_snr.csv", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)

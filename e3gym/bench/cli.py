@@ -112,6 +112,7 @@ def _exit_status(cells: list[dict]) -> int:
 def _publish(out: Path, data: dict, suite_id: str) -> None:
     """benchmarks/LEADERBOARD.md and, beside it, the results files it links to."""
     from e3gym.bench import report
+    from e3gym.files import write_text_atomic
     target = PUBLISH_DIR / "results" / suite_id
     if out.resolve() != target.resolve():
         target.mkdir(parents=True, exist_ok=True)
@@ -119,6 +120,6 @@ def _publish(out: Path, data: dict, suite_id: str) -> None:
             if (out / name).exists():
                 shutil.copyfile(out / name, target / name)
     md = PUBLISH_DIR / "LEADERBOARD.md"
-    md.write_text(report.markdown(data["rows"], data["aggregates"], data["header"],
-                                  os.path.relpath(target / "results.json", PUBLISH_DIR)), encoding="utf-8")
+    write_text_atomic(md, report.markdown(data["rows"], data["aggregates"], data["header"],
+                                          os.path.relpath(target / "results.json", PUBLISH_DIR)))
     print(f"published {md} (results in {target})", file=sys.stderr)

@@ -253,14 +253,15 @@ def write_all(out: Path, rows: list[dict], aggregates: dict, cells: list[dict],
               header: dict[str, Any]) -> dict[str, Path]:
     """Write every output file into ``out``: LEADERBOARD.md, results.json, results.csv, summary.csv, scores.png."""
     from e3gym.bench.runner import write_json_atomic
+    from e3gym.files import write_text_atomic
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "results.json", "markdown": out / "LEADERBOARD.md", "csv": out / "results.csv",
              "summary": out / "summary.csv", "png": out / "scores.png"}
-    (out / "results.csv").write_text(_csv([cell_row(c) for c in cells], CELL_FIELDS), encoding="utf-8")
-    (out / "summary.csv").write_text(_csv(rows, SUMMARY_FIELDS), encoding="utf-8")
+    write_text_atomic(out / "results.csv", _csv([cell_row(c) for c in cells], CELL_FIELDS))
+    write_text_atomic(out / "summary.csv", _csv(rows, SUMMARY_FIELDS))
     if not plot(aggregates, paths["png"], f"suite {header['suite']} v{header['suite_version']}"):
         del paths["png"]
-    paths["markdown"].write_text(markdown(rows, aggregates, header, "results.json"), encoding="utf-8")
+    write_text_atomic(paths["markdown"], markdown(rows, aggregates, header, "results.json"))
     # results.json last: it carries the run key that marks the outputs complete for an identical re-run.
     write_json_atomic(paths["json"], {"header": header, "aggregates": aggregates, "rows": rows,
                                       "cells": [{k: v for k, v in c.items() if k != "actions"} for c in cells]})

@@ -104,7 +104,13 @@ def _previous(out: Path, key: str) -> dict | None:
 
 def _execute(out: Path, todo_jobs: list, todo: list, n_cells: int, jobs: int, backend: str, console: Any) -> None:
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from e3gym.bench import runner
     # Names and errors are printed as text: rich would read "[...]" in them as markup.

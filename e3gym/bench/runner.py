@@ -33,9 +33,9 @@ from typing import Any, Callable, Iterable
 import gymnasium as gym
 import numpy as np
 
+from e3gym import files
 from e3gym.bench.suite import REFERENCE_AGENTS, AgentEntry, ScenarioEntry, Suite
 from e3gym.errors import E3GymError
-from e3gym.files import write_text_atomic
 
 # Fields of a cell's config that say where files are, not what is computed: not part of its key.
 _NOT_KEYED = ("suite_dir",)
@@ -55,8 +55,8 @@ def run_key(cells: list[dict[str, Any]], command: str) -> str:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON atomically: readers never see half a file."""
-    write_text_atomic(path, json.dumps(data, indent=1, default=float))
+    """A cell or model record as JSON, atomically (NaN stands for a metric a cell could not measure)."""
+    files.write_json_atomic(path, data, allow_nan=True, default=float)
 
 
 def resolved_scenario(scenario: ScenarioEntry, suite_dir: Path | None) -> dict[str, Any]:

@@ -54,7 +54,13 @@ from e3gym.core.payload import (
     wire_bytes,
 )
 from e3gym.core.profiles import DeviceProfile, ModelProfile, ProfileError
-from e3gym.core.radio import INITIAL_WINDOW_SEGMENTS, AccessType, RadioState, TcpModel, slow_start
+from e3gym.core.radio import (
+    INITIAL_WINDOW_SEGMENTS,
+    AccessType,
+    RadioState,
+    TcpModel,
+    slow_start,
+)
 from e3gym.core.workload import Request
 from e3gym.errors import E3GymError
 

@@ -22,7 +22,13 @@ from typing import Any, Mapping
 import numpy as np
 
 from e3gym.core.ans import CutTable
-from e3gym.core.network import BandwidthProcess, ConstantBandwidth, Link, MarkovBandwidth, TraceBandwidth
+from e3gym.core.network import (
+    BandwidthProcess,
+    ConstantBandwidth,
+    Link,
+    MarkovBandwidth,
+    TraceBandwidth,
+)
 from e3gym.errors import E3GymError
 
 COMPONENTS = ("frontend_s", "upload_s", "edge_s", "download_s")  # a frame's timeline, in order

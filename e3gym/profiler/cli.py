@@ -255,7 +255,11 @@ def write_profiles(model_files: dict[Path, ModelFile], device_path: Path, device
     files written, all to temporary files first (:func:`e3gym.files.write_texts_atomic`). On any
     error no target is touched and no temporary file is left.
     """
-    from e3gym.core.profiles import check_device_against_models, dump_device_file, dump_model_file
+    from e3gym.core.profiles import (
+        check_device_against_models,
+        dump_device_file,
+        dump_model_file,
+    )
     from e3gym.files import write_texts_atomic
 
     texts = {path: dump_model_file(f, str(path)) for path, f in model_files.items()}
@@ -356,7 +360,13 @@ def _stats(t: dict[str, Any], name: str | None = None) -> LatencyStats:
 def _profile(args: argparse.Namespace, shape: tuple[int, ...], top1: dict[str, float]) -> int:
     import torch
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
     from rich.table import Table
 
     from e3gym.core.profiles import (

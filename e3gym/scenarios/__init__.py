@@ -32,7 +32,14 @@ import numpy as np
 
 from e3gym import checks
 from e3gym.core.cluster import Cluster, LatencyTable, Server, User
-from e3gym.core.network import BandwidthProcess, ConstantBandwidth, Link, MarkovBandwidth, RayleighFading, load_trace
+from e3gym.core.network import (
+    BandwidthProcess,
+    ConstantBandwidth,
+    Link,
+    MarkovBandwidth,
+    RayleighFading,
+    load_trace,
+)
 from e3gym.core.payload import PayloadConfig, load_jpeg_model
 from e3gym.core.profiles import ProfileLibrary, builtin_library
 from e3gym.core.radio import ACCESS_TYPES, TcpModel, access_type

@@ -17,7 +17,12 @@ from e3gym.validate.compare import (
 )
 from e3gym.validate.models import profile_name, split_model
 from e3gym.validate.predict import predict, scenario
-from e3gym.validate.profiling import check_models, load_library, pick_device, run_profiler
+from e3gym.validate.profiling import (
+    check_models,
+    load_library,
+    pick_device,
+    run_profiler,
+)
 from e3gym.validate.runner import Session, Settings, arrivals, signals_raise
 from e3gym.validate.shaping import LinkSpec
 
@@ -51,7 +56,13 @@ def run_validation(s: Settings, command: str, profiles: Path | None = None, devi
                    edge_profile: str | None = None, profile_runs: int = 20, console: Any = None) -> dict[str, Any]:
     """Profile (unless ``profiles``), run the grid for real and in the simulator, and write the report."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     console = console or Console(stderr=True)
     splits = check_settings(s)
