@@ -38,7 +38,8 @@ def _run_without(modules: list[str], code: str, tmp_path) -> subprocess.Complete
 
 
 def test_core_imports_without_gymnasium(tmp_path):
-    out = _run_without(["gymnasium"], "import e3gym.core.cluster, e3gym.scenarios\n"
+    out = _run_without(["gymnasium", "torch"], "import e3gym.core.cluster, e3gym.scenarios\n"
+                       "import e3gym.core.partition, e3gym.core.coinference, e3gym.core.cut_tables\n"
                        "from e3gym.scenarios import build, load_scenario\nimport numpy as np\n"
                        "built = build(load_scenario('default'), np.random.default_rng(0))\n"
                        "print(len(built.cluster.users))", tmp_path)

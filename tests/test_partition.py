@@ -1,4 +1,4 @@
-"""Partition-v0, the per-cut tables behind it (e3gym.core.ans) and the ANS profile conversion."""
+"""Partition-v0, the per-cut tables behind it (e3gym.core.cut_tables) and the ANS profile conversion."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,7 +13,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import e3gym
 from e3gym.agents.partition_baselines import NeurosurgeonStatic, OnDevice, OracleCut
-from e3gym.core.ans import CONTEXT_FEATURES, cut_table
+from e3gym.core.cut_tables import CONTEXT_FEATURES, cut_table
 from e3gym.core.profiles import (
     ModelFile,
     ProfileError,

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from e3gym.agents.partition_baselines import NeurosurgeonStatic
-from e3gym.core.ans import CutTable, cut_table
+from e3gym.core.cut_tables import CutTable, cut_table
 from e3gym.core.network import ConstantBandwidth, TraceBandwidth
 from e3gym.core.partition import (
     COMPONENTS,

@@ -1,7 +1,7 @@
 """The ANS partition system: one DNN cut between a device and an edge server, one frame at a time.
 
 After Zhang, Chen, Xu, "Autodidactic Neurosurgeon" (WWW 2021). A frame cut at p runs blocks
-``[0, p)`` on the device (the front-end delay of the cut table, :mod:`e3gym.core.ans`), uploads the
+``[0, p)`` on the device (the front-end delay of the cut table, :mod:`e3gym.core.cut_tables`), uploads the
 tensor at p over a link whose bandwidth drifts, computes the rest on the edge and downloads the
 result. The edge compute is the table's time at nominal load, scaled by the edge's background-load
 factor when the edge part starts (:class:`EdgeLoad`) and by log-normal run-to-run noise with the
@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from e3gym.core.ans import CutTable
+from e3gym.core.cut_tables import CutTable
 from e3gym.core.network import (
     BandwidthProcess,
     ConstantBandwidth,
@@ -176,7 +176,7 @@ class PartitionSystem:
     and the noise from the generators it is given.
 
     Args:
-        table: the per-cut table (:func:`e3gym.core.ans.cut_table`).
+        table: the per-cut table (:func:`e3gym.core.cut_tables.cut_table`).
         bandwidth: the link's bandwidth process (upload and download share it).
         load: the edge's background-load process (:func:`load_process`).
         propagation_s: one-way delay added to the upload and to the download.

@@ -8,7 +8,7 @@ sent at p, and the front-end delay measured on an NVIDIA Jetson TX2. They become
 * a **model file** per DNN: one block per ANS layer unit (unit p runs between cuts p and p+1), with
   ``output_bytes`` = bits sent at p+1 / 8, ``flops`` = 2 x MACs (conv, fc) and ops (other) of the unit,
   ``layers`` (the unit's number of conv/fc/other layers, as ANS counts them, which
-  :mod:`e3gym.core.ans` reads) and, for VGG16, ``equivalent`` (where each ANS cut falls among
+  :mod:`e3gym.core.cut_tables` reads) and, for VGG16, ``equivalent`` (where each ANS cut falls among
   torchvision's ``vgg16`` blocks, so a measured per-block profile of torchvision's VGG16 on another
   device gives the edge-side compute of each cut);
 * a **device file** ``jetson-tx2-ans`` (``provenance.method = "published"``): the all-on-device delay

@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from e3gym import checks
-from e3gym.core.ans import CONTEXT_FEATURES, CutTable, cut_table
+from e3gym.core.cut_tables import CONTEXT_FEATURES, CutTable, cut_table
 from e3gym.core.network import ConstantBandwidth, MarkovBandwidth, TraceBandwidth
 from e3gym.core.partition import PartitionSystem, load_process
 from e3gym.core.profiles import DeviceProfile, ProfileLibrary

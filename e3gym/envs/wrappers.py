@@ -26,9 +26,11 @@ class FlatAction(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
     def __init__(self, env: gym.Env, mask_inaccurate: bool = True):
         gym.utils.RecordConstructorArgs.__init__(self, mask_inaccurate=mask_inaccurate)
         super().__init__(env)
+        from e3gym.envs.end_edge_cloud import EndEdgeCloudEnv
         base = env.unwrapped
-        if not hasattr(base, "distinct_actions"):
-            raise TypeError(f"FlatAction needs an e3gym env with distinct_actions(); got {type(base).__name__}")
+        if not isinstance(base, EndEdgeCloudEnv):  # the joint envs: (tier, cut, model) actions
+            raise TypeError(f"FlatAction needs e3gym/EndEdgeCloud-v1 or e3gym/ModelSelection-v1 (joint actions "
+                            f"with distinct_actions()); got {type(base).__name__}")
         self.actions = base.distinct_actions()
         self.action_space = spaces.Discrete(len(self.actions))
         self._check_action = ActionCheck(self.action_space)
