@@ -99,9 +99,19 @@ class NeurosurgeonStatic(_Fixed):
         coef, *_ = np.linalg.lstsq(work[offload] / scale, table.edge_s[offload], rcond=None)
         self.edge_coef = coef / scale
         self.bandwidth_bps = bps
-        self.estimates = PartitionEstimates(bps, np.where(offload, work @ self.edge_coef, 0.0))
+        # A least-squares coefficient can come out slightly negative; an edge delay cannot.
+        self.estimates = PartitionEstimates(bps, np.where(offload, np.maximum(work @ self.edge_coef, 0.0), 0.0))
         self.predicted_s = self.predictions(self.estimates)
         self.cut = int(np.argmin(self.predicted_s))
+
+    def move_to(self, env: gym.Env) -> None:
+        """Play the cut chosen from this env's profiles and bandwidth estimate on ``env`` (for example the
+        evaluation variant of the scenario it was fitted on); ``env`` must have the same cut table."""
+        system = _partition_system(env, "NeurosurgeonStatic")
+        if not (np.array_equal(system.table.contexts, self.system.table.contexts)
+                and np.array_equal(system.table.frontend_s, self.system.table.frontend_s)):
+            raise E3GymError("NeurosurgeonStatic.move_to: the new env's cut table differs from the one it fitted")
+        self.system = system
 
     def predictions(self, estimates: PartitionEstimates) -> np.ndarray:
         """The delay of every cut predicted from ``estimates`` by the env's own frame timeline."""

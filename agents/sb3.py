@@ -44,6 +44,7 @@ from e3gym.agents._system import has_system
 from e3gym.agents.base import AgentSpecError
 from e3gym.agents.train import ALGOS
 from e3gym.core.cluster import Cluster
+from e3gym.envs.end_edge_cloud import EndEdgeCloudEnv
 from e3gym.envs.wrappers import FlatAction
 from e3gym.errors import E3GymError
 from e3gym.files import write_bytes_atomic, write_json_atomic
@@ -85,7 +86,7 @@ def make_env(env_id: str, algo: str, monitor: bool = True, **env_kwargs: Any) ->
     """
     algo_class(algo)  # an unknown algorithm fails before the env is built
     env = gym.make(env_id, **env_kwargs)
-    if getattr(env.unwrapped, "vector_reward", False):
+    if isinstance(env.unwrapped, EndEdgeCloudEnv) and env.unwrapped.vector_reward:
         raise AgentSpecError(f"{env_id} returns a vector reward; SB3 trains on scalars: use the scalar id "
                              f"{env_id.replace('/mo-', '/')} (or wrap it in mo_gymnasium.wrappers.LinearReward)")
     obs = env.observation_space
@@ -120,7 +121,7 @@ def describe_env(env: gym.Env) -> dict[str, Any]:
     base = env.unwrapped
     return {"env_id": base.spec.id if base.spec else type(base).__name__,
             "observation_space": str(env.observation_space), "action_space": str(env.action_space),
-            "observation_bounds": observation_bounds(env), "scenario": getattr(base, "spec_data", {}).get("name")}
+            "observation_bounds": observation_bounds(env), "scenario": base.spec_data.get("name") if isinstance(base, EndEdgeCloudEnv) else None}
 
 
 class E3MetricsCallback(BaseCallback):

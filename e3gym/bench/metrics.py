@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from e3gym.errors import E3GymError
+from e3gym.errors import require
 
 LOW_REF, HIGH_REF = "static_best", "oracle"  # the default reference pair of a scenario
 
@@ -90,21 +90,25 @@ def aggregate(matrices: dict[str, np.ndarray], reps: int = 2000, seed: int = 0) 
     if reps == 0:
         return {a: {"iqm": iqm(m) if m.size and np.isfinite(m).all() else float("nan"),
                     "ci_low": float("nan"), "ci_high": float("nan")} for a, m in matrices.items()}
-    try:
-        from rliable import library as rly
-        from rliable import metrics
-    except ImportError:
-        raise E3GymError("aggregates need rliable: pip install 'e3gym[bench]'") from None
-    complete = {a: m for a, m in matrices.items() if m.size and np.isfinite(m).all()}
+    rly = require("rliable.library", "bench", "the leaderboard's confidence intervals")
+    metrics = require("rliable.metrics", "bench", "the leaderboard's confidence intervals")
     out = {a: {"iqm": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")} for a in matrices}
-    if not complete:
-        return out
-    with warnings.catch_warnings():
-        # arch (under rliable) deprecates RandomState, the only way rliable takes a seed
-        warnings.simplefilter("ignore", FutureWarning)
-        point, interval = rly.get_interval_estimates(complete, lambda x: np.array([metrics.aggregate_iqm(x)]),
-                                                     reps=reps, random_state=np.random.RandomState(seed))
-    for a in complete:
+    for a, m in matrices.items():
+        if not (m.size and np.isfinite(m).all()):
+            continue
+        # rliable's StratifiedBootstrap.update_indices draws its resamples from NumPy's global generator,
+        # not from random_state: seed that for the call, per agent (an agent's CI must not depend on
+        # which other agents are in the table, nor on earlier draws), and restore it after.
+        saved = np.random.get_state()
+        np.random.seed(seed)
+        try:
+            with warnings.catch_warnings():
+                # arch (under rliable) deprecates RandomState, the only way rliable takes a seed
+                warnings.simplefilter("ignore", FutureWarning)
+                point, interval = rly.get_interval_estimates({a: m}, lambda x: np.array([metrics.aggregate_iqm(x)]),
+                                                             reps=reps, random_state=np.random.RandomState(seed))
+        finally:
+            np.random.set_state(saved)
         out[a] = {"iqm": float(point[a][0]), "ci_low": float(interval[a][0, 0]), "ci_high": float(interval[a][1, 0])}
     return out
 

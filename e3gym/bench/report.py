@@ -219,7 +219,9 @@ def plot(aggregates: dict[str, dict[str, float]], path: Path, title: str) -> boo
     ax.set_xlabel("IQM normalized score (0 = low reference, 1 = high reference) with 95% CI")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    from e3gym.files import open_atomic
+    with open_atomic(path, binary=True) as f:
+        fig.savefig(f, format="png", dpi=120)
     plt.close(fig)
     return True
 

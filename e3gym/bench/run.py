@@ -65,6 +65,8 @@ def run_suite(suite: Suite, out: str | Path, jobs: int = 1, backend: str = "proc
 
     start = time.perf_counter()
     jobs = integer("jobs", jobs, low=1, high=1024)
+    if backend not in ("process", "ray"):
+        raise E3GymError(f"backend must be 'process' or 'ray', got {backend!r}")
     out = Path(out)
     if console is None:
         console = Console(stderr=True, quiet=quiet)

@@ -35,7 +35,7 @@ import numpy as np
 
 from e3gym import files
 from e3gym.bench.suite import REFERENCE_AGENTS, AgentEntry, ScenarioEntry, Suite
-from e3gym.errors import E3GymError
+from e3gym.errors import DependencyNotInstalled, E3GymError
 
 # Fields of a cell's config that say where files are, not what is computed: not part of its key.
 _NOT_KEYED = ("suite_dir",)
@@ -300,6 +300,8 @@ def run_eval_cell(cell: dict[str, Any], out_dir: str) -> dict[str, Any]:
 def execute(tasks: Iterable[dict[str, Any]], fn: Callable[[dict, str], dict], out_dir: Path, jobs: int,
             backend: str, on_done: Callable[[dict], None]) -> list[dict[str, Any]]:
     """Run ``fn(task, out_dir)`` for every task: in this process, a spawn-safe process pool, or on Ray."""
+    if backend not in ("process", "ray"):
+        raise E3GymError(f"unknown backend {backend!r}; expected 'process' or 'ray'")
     tasks = list(tasks)
     results: list[dict[str, Any]] = []
     if not tasks:
@@ -317,8 +319,6 @@ def execute(tasks: Iterable[dict[str, Any]], fn: Callable[[dict, str], dict], ou
                 results.append(ray.get(ref))
                 on_done(results[-1])
         return results
-    if backend != "process":
-        raise E3GymError(f"unknown backend {backend!r}; expected 'process' or 'ray'")
     if jobs <= 1 or len(tasks) <= 1:
         for t in tasks:
             results.append(fn(t, str(out_dir)))
@@ -340,7 +340,7 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise E3GymError("--backend ray needs Ray: pip install 'e3gym[ray]'") from None
+        raise DependencyNotInstalled("--backend ray needs Ray: pip install 'e3gym[ray]'") from None
     return ray
 
 

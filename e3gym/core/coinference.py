@@ -277,6 +277,21 @@ class LayerModel:
 
 
 @dataclass(frozen=True)
+class StepOutcome:
+    """One decision's outcome, in the convention of the other system models: its time (``latency_s``),
+    the device energy and the cost ``latency_s + energy_weight * energy_j``."""
+
+    latency_s: float
+    energy_j: float
+    cost: float
+
+    @property
+    def vector_reward(self) -> tuple[float, float]:
+        """(-time, -energy)."""
+        return (-self.latency_s, -self.energy_j)
+
+
+@dataclass(frozen=True)
 class SplitProblem:
     """One device, one edge server, one layered model, one fading channel: the costs of every decision.
 
@@ -354,6 +369,14 @@ class SplitProblem:
     def continue_cost(self, stage: int) -> float:
         """``C_{l+1}``."""
         return self.continue_time_s(stage) + self.energy_weight * self.continue_energy_j(stage)
+
+    def decide(self, stage: int, stop: bool, gain: float) -> "StepOutcome":
+        """The outcome of one decision at ``stage``: stop (upload now, under ``gain``) or compute one more layer."""
+        if stop:
+            time, energy = float(self.stop_time_s(stage, gain)), float(self.stop_energy_j(stage, gain))
+        else:
+            time, energy = self.continue_time_s(stage), self.continue_energy_j(stage)
+        return StepOutcome(time, energy, time + self.energy_weight * energy)
 
     # -------------------------------------------------------------- expectations over the channel
     def _upload_weight(self, stage: int) -> float:

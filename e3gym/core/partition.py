@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from e3gym import checks
 from e3gym.core.cut_tables import CutTable
 from e3gym.core.network import (
     BandwidthProcess,
@@ -97,13 +98,14 @@ def load_process(spec: Any) -> LoadProcess:
                          f"expected {sorted(allowed[kind])}")
     try:
         if kind == "constant":
-            return LoadProcess(ConstantBandwidth(spec.get("factor", 1.0)))
-        factors = list(spec.get("factors", []))
-        if not factors or not all(isinstance(f, (int, float)) and not isinstance(f, bool) and math.isfinite(f) and f > 0
-                                  for f in factors):
-            raise E3GymError(f"load.factors must be a non-empty list of numbers > 0, got {spec.get('factors')!r}")
+            factor = checks.number("load.factor", spec.get("factor", 1.0), checks.MIN_FACTOR, checks.MAX_FACTOR)
+            return LoadProcess(ConstantBandwidth(factor))
+        factors = checks.number_list("load.factors", list(spec["factors"]) if isinstance(spec.get("factors"), (list, tuple))
+                                     else spec.get("factors"), checks.MIN_FACTOR, checks.MAX_FACTOR)
         if kind == "markov":
-            return LoadProcess(MarkovBandwidth(factors, spec.get("mean_dwell_s", 60.0)))
+            dwell = checks.number("load.mean_dwell_s", spec.get("mean_dwell_s", 60.0), checks.MIN_SECONDS,
+                                  checks.MAX_SECONDS)
+            return LoadProcess(MarkovBandwidth(factors, dwell))
         times = [float(t) for t in spec.get("times_s", [])]
         if len(times) != len(factors) - 1 or any(t <= 0 for t in times) or times != sorted(set(times)):
             raise E3GymError(f"load.times_s must be {len(factors) - 1} increasing times > 0 (one per change), got "

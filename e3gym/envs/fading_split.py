@@ -157,11 +157,8 @@ class FadingSplitEnv(E3Env[np.ndarray, int]):
                 "vector_reward": zero}
         l, p = self._stage, self.problem
         stop = a == 1 or l >= self.horizon
-        if stop:
-            time, energy = float(p.stop_time_s(l, self._gain)), float(p.stop_energy_j(l, self._gain))
-        else:
-            time, energy = p.continue_time_s(l), p.continue_energy_j(l)
-        cost = time + p.energy_weight * energy
+        out = p.decide(l, stop, self._gain)
+        time, energy, cost = out.latency_s, out.energy_j, out.cost
         self._total += cost
         if self.timeline is not None:
             self._add_to_timeline(l, stop, time, energy, cost)

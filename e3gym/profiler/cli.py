@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from e3gym.errors import E3GymError
+from e3gym.errors import DependencyNotInstalled, E3GymError
 
 if TYPE_CHECKING:
     from e3gym.core.profiles import DeviceProfile, LatencyStats, ModelFile
@@ -110,7 +110,7 @@ def import_torchvision():
         import torchvision
         from torchvision import models  # noqa: F401  (fails when torch and torchvision do not match)
     except ImportError:
-        raise E3GymError("torchvision is not installed: pip install 'e3gym[profile]'") from None
+        raise DependencyNotInstalled("torchvision is not installed: pip install 'e3gym[profile]'") from None
     except Exception as err:  # a torchvision built for another torch fails with RuntimeError/OSError
         raise E3GymError(f"torchvision cannot be imported ({_first_line(err)}): install the torchvision that "
                          "matches your torch, e.g. pip install 'e3gym[profile]'") from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from e3gym.errors import E3GymError
+from e3gym.errors import DependencyNotInstalled, E3GymError
 
 # name prefixes this partition covers
 COVERED = ("resnet", "resnext", "wide_resnet", "regnet", "shufflenet", "squeezenet", "mobilenet", "efficientnet",
@@ -58,5 +58,5 @@ def torchvision_model(name: str) -> torch.nn.Module:
     try:
         from torchvision import models as tvm
     except ImportError:
-        raise E3GymError("torchvision is not installed: pip install 'e3gym[profile]'") from None
+        raise DependencyNotInstalled("torchvision is not installed: pip install 'e3gym[profile]'") from None
     return tvm.get_model(name, weights=None).eval()

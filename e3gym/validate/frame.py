@@ -13,7 +13,7 @@ import io
 import numpy as np
 import torch
 
-from e3gym.errors import E3GymError
+from e3gym.errors import DependencyNotInstalled, E3GymError
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -29,8 +29,8 @@ def camera_frame(resolution: int = 224, photo: str = "astronaut") -> np.ndarray:
     try:
         import skimage.data
     except ImportError:
-        raise E3GymError("the validation frame comes from scikit-image's sample photos: "
-                         "pip install scikit-image") from None
+        raise DependencyNotInstalled("the validation frame comes from scikit-image's sample photos: "
+                                     "pip install 'e3gym[validate]'") from None
     if photo not in PHOTOS:
         raise E3GymError(f"unknown photo {photo!r}; expected one of {', '.join(PHOTOS)}")
     img = Image.fromarray(getattr(skimage.data, photo)()).convert("RGB")

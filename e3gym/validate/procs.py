@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from e3gym.errors import E3GymError
+
 
 def pin(cores: Sequence[int] | None, threads: int = 1) -> list[int]:
     """Use ``threads`` torch threads and run on ``cores`` (the ones that exist); returns the cores used."""
@@ -63,7 +65,7 @@ def child_env() -> dict[str, str]:
     return env
 
 
-class ChildFailed(ValueError):
+class ChildFailed(E3GymError):
     """A child process died or reported an error; the message has its last words."""
 
 

@@ -128,3 +128,16 @@ def test_a_reference_left_out_of_its_scenario_is_refused():
             "agents": [{"name": "on_device", "scenarios": ["y"]}]}
     with pytest.raises(SuiteError, match="reference but its 'scenarios' leave out 'x'"):
         suite_from_dict(data)
+
+
+def test_an_agents_ci_depends_on_its_scores_only():
+    # rliable resamples from NumPy's global generator; the aggregate seeds it per agent.
+    rng = np.random.default_rng(1)
+    m, other = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    alone = metrics.aggregate({"a": m}, reps=300)["a"]
+    np.random.seed(12345)  # whatever drew from the global generator before
+    beside = metrics.aggregate({"b": other, "a": m}, reps=300)["a"]
+    assert alone == beside
+    state = np.random.get_state()[1].copy()
+    metrics.aggregate({"a": m}, reps=50)
+    assert np.array_equal(np.random.get_state()[1], state)  # the caller's global stream is left as it was

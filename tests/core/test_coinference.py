@@ -211,3 +211,16 @@ def test_bad_action_is_refused(action):
     env.reset(seed=0)
     with pytest.raises(ValueError, match="action"):
         env.step(action)
+
+
+def test_one_decision_costs_what_the_stopping_rules_assume():
+    # The env charges decide(); the rules are computed from stop_cost / continue_cost: the same law.
+    from e3gym.core.coinference import LayerModel, SplitProblem
+    problem = SplitProblem(LayerModel.mlp(), FadingChannel(mean_snr_db=5.0))
+    for stage in range(problem.n_layers + 1):
+        for gain in (0.05, 1.0, 7.5):
+            out = problem.decide(stage, True, gain)
+            assert out.cost == problem.stop_cost(stage, gain)
+            assert out.vector_reward == (-out.latency_s, -out.energy_j)
+        if stage < problem.n_layers:
+            assert problem.decide(stage, False, 1.0).cost == problem.continue_cost(stage)
