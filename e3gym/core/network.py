@@ -19,7 +19,6 @@ Processes:
 """
 from __future__ import annotations
 
-import copy
 import math
 import os
 from bisect import bisect_left, bisect_right
@@ -104,8 +103,9 @@ def _as_tuple(matrix: Sequence[Sequence[float]] | None) -> tuple | None:
 
 @lru_cache(maxsize=256)
 def _markov_chain(dwell: tuple[float, ...], transition: tuple | None, initial: tuple | None
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Validated jump matrix, time-average occupancy and initial law (cached: envs rebuild links every reset)."""
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple, tuple]:
+    """Validated jump matrix, time-average occupancy, initial law, and the cdfs that draw the initial
+    state and each jump (:func:`_choice_cdf`); cached: envs rebuild links every reset."""
     n = len(dwell)
     if transition is None:
         p = np.full((n, n), 1.0 / max(1, n - 1))
@@ -126,7 +126,20 @@ def _markov_chain(dwell: tuple[float, ...], transition: tuple | None, initial: t
         raise E3GymError(f"initial must be {n} probabilities summing to 1, got {initial!r}")
     for a in (p, stationary, start):
         a.flags.writeable = False  # shared between every chain with the same parameters
-    return p, stationary, start
+    return p, stationary, start, _choice_cdf(start), tuple(_choice_cdf(row) for row in p)
+
+
+def _choice_cdf(p: np.ndarray) -> tuple[float, ...]:
+    """The cdf that ``Generator.choice(len(p), p=p)`` searches, computed as numpy computes it.
+
+    numpy's choice with ``p`` (replace=True, ``numpy/random/_generator.pyx``) takes ``cdf = p.cumsum()``,
+    ``cdf /= cdf[-1]``, draws one ``random()`` and returns ``cdf.searchsorted(u, side="right")``.
+    ``bisect_right(cdf, rng.random())`` on this list is the same index from the same single draw, so
+    the generator's stream is unchanged; it skips choice's checks and array set-up (~5 us a draw).
+    """
+    cdf = np.array(p, dtype=np.float64).cumsum()
+    cdf /= cdf[-1]
+    return tuple(cdf.tolist())
 
 
 class MarkovBandwidth:
@@ -153,7 +166,8 @@ class MarkovBandwidth:
             raise E3GymError(f"mean_dwell_s has {len(dwell)} values for {n} states")
         self.mean_dwell_s = [_positive(f"mean_dwell_s[{i}]", d) for i, d in enumerate(dwell)]
         self.stochastic = True
-        self.transition, self.stationary, self.initial = _markov_chain(
+        # The cdfs draw a state as rng.choice(n, p=row) would, from the same single draw (_choice_cdf).
+        self.transition, self.stationary, self.initial, self._initial_cdf, self._jump_cdf = _markov_chain(
             tuple(self.mean_dwell_s), _as_tuple(transition), None if initial is None else tuple(initial))
         self._state = 0
 
@@ -161,11 +175,11 @@ class MarkovBandwidth:
         return float(rng.exponential(self.mean_dwell_s[self._state])), self.states_bps[self._state]
 
     def first_segment(self, rng: np.random.Generator) -> tuple[float, float]:
-        self._state = int(rng.choice(len(self.states_bps), p=self.initial))
+        self._state = bisect_right(self._initial_cdf, rng.random())
         return self._segment(rng)
 
     def next_segment(self, rng: np.random.Generator) -> tuple[float, float]:
-        self._state = int(rng.choice(len(self.states_bps), p=self.transition[self._state]))
+        self._state = bisect_right(self._jump_cdf[self._state], rng.random())
         return self._segment(rng)
 
     def max_bps(self) -> float:
@@ -263,7 +277,8 @@ class TraceBandwidth:
         """A replay of the same (validated) segments, scaled and/or started at random: O(1) when unscaled."""
         if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
             raise E3GymError(f"{self.name}: scale must be a positive finite number, got {scale!r}")
-        out = copy.copy(self)
+        out = object.__new__(type(self))  # copy.copy(self) without its generic protocol (a copy per link per reset)
+        out.__dict__.update(self.__dict__)
         if scale != 1.0:
             scaled = self._scaled.get(scale)
             if scaled is None:  # shared by every replay at this scale
@@ -484,10 +499,12 @@ class Link:
 
     def sending_from(self, t: float) -> float:
         """The first time >= ``t`` at which the link's rate is positive (a sender waits out coverage holes)."""
-        if self.bandwidth_at(t) > 0:
-            return t
         ends, bps = self._ends, self._bps
+        if ends[-1] <= t:  # bandwidth_at(t), inlined: the segment index is needed below too
+            self._extend_past(t)
         i = bisect_right(ends, t)
+        if bps[i] > 0:
+            return t
         while True:
             i += 1
             if i == len(ends):
@@ -567,6 +584,29 @@ class SharedMedium:
         else:
             starts.insert(i, start_s)
             ends.insert(i, end_s)
+
+    def send(self, link: Link, ready_s: float, n_bytes: float, commit: bool = True, now_s: float = -math.inf
+             ) -> tuple[float, float]:
+        """(start_s, airtime_s) of ``n_bytes`` sent at ``link``'s own rate, ready at ``ready_s``.
+
+        A sender out of coverage (rate 0) does not hold the medium: it waits until it can send
+        (:meth:`Link.sending_from`), then takes the earliest fit (:meth:`slot`). With ``commit`` the
+        medium first forgets blocks over by ``now_s`` (:meth:`forget_before`; no later transfer is
+        ready before it) and then holds the airtime (:meth:`reserve`); without, nothing changes.
+        """
+        ends = self._ends
+        if commit and ends and ends[0] <= now_s:  # forget_before(now_s), inlined
+            k = bisect_right(ends, now_s)
+            del self._starts[:k], ends[:k]
+        ready = link.sending_from(ready_s)
+        if bisect_right(ends, ready) == len(ends):  # no block after ready: slot()'s open gap, without the search
+            self.gap_checks += 1
+            start, air = ready, link.transfer_s(ready, n_bytes)
+        else:
+            start, air = self.slot(ready, lambda s: link.transfer_s(s, n_bytes))
+        if commit:
+            self.reserve(start, air)
+        return start, air
 
     def forget_before(self, now_s: float) -> None:
         """Drop busy blocks over by ``now_s`` (no later transfer can be ready before it)."""

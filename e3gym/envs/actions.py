@@ -40,8 +40,37 @@ class ActionCheck:
 
     def __call__(self, action) -> int | list[int]:
         """The action as an int (``Discrete``) or a list of ints (``MultiDiscrete``); ValueError otherwise."""
+        # Fast path for what samplers, SB3 and agents pass: an integer array of the space's shape, a
+        # list or tuple of Python ints, a Python int. Anything else, and any value outside the space,
+        # goes through the general path (:meth:`checked`), which alone converts and words the errors.
+        t = type(action)
+        shape = self._shape
+        if t is np.ndarray:
+            if action.shape == shape and action.dtype.kind in "iu":
+                values = action.tolist()  # Python ints (one for a 0-d array)
+                if not shape:
+                    if self._lo[0] <= values < self._hi[0]:
+                        return values
+                    return self.checked(action)
+            else:
+                return self.checked(action)
+        elif shape and (t is list or t is tuple) and len(action) == shape[0]:
+            values = list(action)
+        elif t is int and not shape:
+            if self._lo[0] <= action < self._hi[0]:
+                return action
+            return self.checked(action)
+        else:
+            return self.checked(action)
+        for v, lo, hi in zip(values, self._lo, self._hi):
+            if type(v) is not int or not lo <= v < hi:  # bool, numpy or float components: general path
+                return self.checked(action)
+        return values
+
+    def checked(self, action) -> int | list[int]:
+        """The general path of :meth:`__call__` (same result, same errors), for any input."""
         if type(action) is np.ndarray and action.dtype.kind in "iu" and action.shape == self._shape:
-            values = action.tolist()  # fast path: what samplers and SB3 pass
+            values = action.tolist()
         else:
             values = self._to_ints(action)
         if self._shape:

@@ -23,13 +23,14 @@ from e3gym.core.profiles import ProfileLibrary
 from e3gym.core.rng import RandomStream
 from e3gym.envs.base import E3Env
 from e3gym.errors import E3GymError
-from e3gym.scenarios import build, load_scenario
+from e3gym.scenarios import ScenarioError, build, load_scenario, network_max_bps
 
 REWARD_MODES = ("penalty", "weighted")
 RENDER_SPAN_S = 5.0  # the image shows at most this much simulated time
 # Observation bounds of the v1 envs, the same for every scenario (agents rescale by them). Access:
 # above the fastest shipped uplink curve (Lumos5G mmWave, 233.5 Mbps after the 5G down/up ratio);
-# WAN: 5x EdgeCloudSim's 20.70 Mbps default; deadline: 1 s. Larger values saturate at the bound.
+# WAN: 5x EdgeCloudSim's 20.70 Mbps default; deadline: 1 s. A scenario whose links can exceed
+# them is refused; a longer deadline reads as 1 s.
 OBS_ACCESS_MBPS_MAX = 250.0
 OBS_WAN_MBPS_MAX = 100.0
 OBS_DEADLINE_S_MAX = 1.0
@@ -93,6 +94,22 @@ def record_reservations(cluster: Cluster, log: list) -> list[str]:
     return names
 
 
+def _check_within_bounds(data: Mapping, cluster: Cluster) -> None:
+    """Refuse a scenario whose links can exceed the fixed observation bounds: its estimates would be
+    clipped there, and agents reading them (Greedy's predictions, learned policies) silently wrong."""
+    name = data.get("_origin", data.get("name", "scenario"))
+    users = data.get("users", {})
+    access = max(network_max_bps(data, "[users].network", users.get("network", "5g")),
+                 *(u.uplink.process.max_bps() for u in cluster.users)) / 1e6
+    if access > OBS_ACCESS_MBPS_MAX:
+        raise ScenarioError(f"{name}: [users].network peaks at {access:.6g} Mbps, above the v1 observation bound "
+                            f"of {OBS_ACCESS_MBPS_MAX:g} Mbps (OBS_ACCESS_MBPS_MAX): its estimates could not be observed")
+    wan = cluster.wan_up.process.max_bps() / 1e6
+    if wan > OBS_WAN_MBPS_MAX:
+        raise ScenarioError(f"{name}: [wan].network peaks at {wan:.6g} Mbps, above the v1 observation bound of "
+                            f"{OBS_WAN_MBPS_MAX:g} Mbps (OBS_WAN_MBPS_MAX): its estimates could not be observed")
+
+
 class EndEdgeCloudEnv(E3Env[np.ndarray, np.ndarray]):
     """
     ## Description
@@ -135,8 +152,9 @@ class EndEdgeCloudEnv(E3Env[np.ndarray, np.ndarray]):
     Queue counts saturate at ``queue_obs_max`` (a counter of fixed width, as a server would report).
     The other bounds are fixed by the env version, not by the scenario (``OBS_ACCESS_MBPS_MAX``,
     ``OBS_WAN_MBPS_MAX``, ``OBS_DEADLINE_S_MAX``): every scenario's observations are on one scale, so a
-    policy trained on one trace set reads another's correctly. Larger values saturate at the bound
-    (no shipped preset reaches it).
+    policy trained on one trace set reads another's correctly. A scenario whose access or WAN curve
+    can exceed its bound is refused (ScenarioError); a deadline above 1 s reads as 1 s (as lenient as
+    any).
 
     ## Rewards
 
@@ -244,6 +262,7 @@ class EndEdgeCloudEnv(E3Env[np.ndarray, np.ndarray]):
             devices = [u.device for u in cluster.users] + [cluster.edge.device, cluster.cloud.device]
             require_partitionable(cluster.table.models, devices)
         self.models = cluster.table.models
+        self._model_names = [m.name for m in self.models]
         self.n_users = len(cluster.users)
         self.n_blocks = list(cluster.table.n_blocks)
         self.max_cut = max(self.n_blocks)
@@ -253,6 +272,7 @@ class EndEdgeCloudEnv(E3Env[np.ndarray, np.ndarray]):
         # Fixed by the env version, never by the scenario's data: a policy trained on one trace set
         # then sees another on the same scale.
         access_max, wan_max, deadline_max = OBS_ACCESS_MBPS_MAX, OBS_WAN_MBPS_MAX, OBS_DEADLINE_S_MAX
+        _check_within_bounds(self.spec_data, cluster)
 
         if self.partition:
             self.action_space = spaces.MultiDiscrete([3, self.max_cut + 1, len(self.models)])
@@ -355,16 +375,21 @@ class EndEdgeCloudEnv(E3Env[np.ndarray, np.ndarray]):
         return self._cluster
 
     def _observe(self) -> np.ndarray:
+        # Runs every step: plain float arithmetic and conditionals (not min(), not numpy scalars), one
+        # array conversion at the end. ``a if a < x else x`` is min(x, a) exactly.
         c, r, cap = self._cluster, self._request, self.queue_obs_max
-        q_local, q_edge, q_cloud = c.queue_lengths(r.user, r.arrival_s)
+        u, now = r.user, r.arrival_s
+        q_local, q_edge, q_cloud = c.queue_lengths(u, now)
         deadline = r.deadline_s if r.deadline_s != math.inf else 0.0
         est = c.uplink_est_bps
-        user = c.users[r.user]
-        connected = 1.0 if r.arrival_s - user.radio.tail_start_s < user.access.tail_s else 0.0
-        a_max = OBS_ACCESS_MBPS_MAX
-        row = [min(est[r.user] / 1e6, a_max), min(c.wan_est_bps / 1e6, OBS_WAN_MBPS_MAX), min(q_local, cap),
-               min(q_edge, cap), min(q_cloud, cap), r.accuracy_req, min(deadline, OBS_DEADLINE_S_MAX),
-               *[min(b / 1e6, a_max) for b in est], *self._kind_onehot[r.user], connected]
+        user = c.users[u]
+        connected = 1.0 if now - user.radio.tail_start_s < user.access.tail_s else 0.0
+        a_max, w_max, d_max = OBS_ACCESS_MBPS_MAX, OBS_WAN_MBPS_MAX, OBS_DEADLINE_S_MAX
+        own, wan = est[u] / 1e6, c.wan_est_bps / 1e6
+        row = [a_max if a_max < own else own, w_max if w_max < wan else wan,
+               cap if cap < q_local else q_local, cap if cap < q_edge else q_edge, cap if cap < q_cloud else q_cloud,
+               r.accuracy_req, d_max if d_max < deadline else deadline,
+               *[a_max if a_max < (m := b / 1e6) else m for b in est], *self._kind_onehot[u], connected]
         return np.fromiter(row, np.float32, len(row))
 
     def _add_to_timeline(self, info: dict) -> None:
@@ -375,15 +400,15 @@ class EndEdgeCloudEnv(E3Env[np.ndarray, np.ndarray]):
         self._reserved.clear()
 
     def _info(self, request, out: Outcome, missed_accuracy: bool) -> dict:
-        breakdown = out.breakdown()
+        latency, accuracy, energy = out.latency_s, out.accuracy, out.energy_j
         return {
-            "latency_s": out.latency_s, "breakdown": breakdown, "accuracy": out.accuracy,
+            "latency_s": latency, "breakdown": out.breakdown(), "accuracy": accuracy,
             "accuracy_req": request.accuracy_req, "accuracy_missed": missed_accuracy,
-            "energy_j": out.energy_j, "deadline_missed": out.latency_s > request.deadline_s,
+            "energy_j": energy, "deadline_missed": latency > request.deadline_s,
             "tier": out.tier, "tier_name": TIER_NAMES[out.tier], "cut": out.cut, "model": out.model,
-            "model_name": self.models[out.model].name, "user": request.user, "arrival_s": request.arrival_s,
+            "model_name": self._model_names[out.model], "user": request.user, "arrival_s": request.arrival_s,
             "bytes_up": out.bytes_up, "bytes_down": out.bytes_down,
-            "vector_reward": np.fromiter(out.vector_reward, np.float32, 3),
+            "vector_reward": np.array((-latency, accuracy, -energy), np.float32),  # Outcome.vector_reward
         }
 
 
