@@ -90,7 +90,8 @@ def run_suite(suite: Suite, out: str | Path, jobs: int = 1, backend: str = "proc
                   f"output in {out}")
     _execute(out, todo_jobs, todo, len(cells), jobs, backend, console)
     results = [runner.run_eval_cell(c, str(out)) for c in cells]  # all on disk now: reads the files
-    return _report(suite, results, out, key, command, start, jobs, backend, console)
+    return _report(suite, results, out, key, command, start, jobs, backend, console,
+                   {"cells": len(cells), "cells_computed": len(todo), "train_jobs_run": len(todo_jobs)})
 
 
 def _previous(out: Path, key: str) -> dict | None:
@@ -139,7 +140,7 @@ def _execute(out: Path, todo_jobs: list, todo: list, n_cells: int, jobs: int, ba
 
 
 def _report(suite: Suite, results: list[dict], out: Path, key: str, command: str, start: float, jobs: int,
-            backend: str, console: Any) -> SuiteResult:
+            backend: str, console: Any, work: dict[str, int]) -> SuiteResult:
     import e3gym
     from e3gym.bench import metrics, report
     with console.status(f"scoring {len(results)} cells ({suite.bootstrap_reps} bootstrap resamples per CI)"):
@@ -156,7 +157,7 @@ def _report(suite: Suite, results: list[dict], out: Path, key: str, command: str
               "suite_version": suite.version, "description": suite.description, "seeds": list(suite.seeds),
               "train_seeds": list(suite.train_seeds), "episodes": suite.episodes,
               "references": suite.references(), "bootstrap_reps": suite.bootstrap_reps,
-              "wall_s": time.perf_counter() - start, "run_key": key, "jobs": jobs, "backend": backend}
+              "wall_s": time.perf_counter() - start, "run_key": key, "jobs": jobs, "backend": backend, **work}
     with console.status("writing the reports"):
         paths = report.write_all(out, rows, aggregates, results, header)
     console.print(report.rich_table(rows, aggregates))
