@@ -32,8 +32,15 @@ MO_ENVIRONMENTS = {
     "e3gym/mo-ModelSelection-v1": ("e3gym.envs.end_edge_cloud:MOModelSelectionEnv", 200),
 }
 
+# ``gym.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point")`` builds these.
+VECTOR_ENTRY_POINTS = {
+    "e3gym/EndEdgeCloud-v1": "e3gym.envs.vector:EndEdgeCloudVectorEnv",
+    "e3gym/ModelSelection-v1": "e3gym.envs.vector:ModelSelectionVectorEnv",
+}
+
 for _id, (_entry, _steps) in {**ENVIRONMENTS, **MO_ENVIRONMENTS}.items():
     if register is not None and _id not in registry:
-        register(id=_id, entry_point=_entry, max_episode_steps=_steps)
+        register(id=_id, entry_point=_entry, max_episode_steps=_steps,
+                 vector_entry_point=VECTOR_ENTRY_POINTS.get(_id))
 
 __all__ = ["E3GymError", "ENVIRONMENTS", "MO_ENVIRONMENTS", "ProfileError", "ScenarioError", "TraceError", "__version__"]
