@@ -130,7 +130,8 @@ def markdown(rows: list[dict[str, Any]], aggregates: dict[str, dict[str, float]]
              f"Suite {_code(header['suite'])} v{t(header['suite_version'])}: {t(header['description'])} "
              f"Evaluation seeds {t(header['seeds'])} ({t(header['episodes'])} episode(s) per cell); "
              f"training seeds {t(header['train_seeds'])}.", "",
-             "Score: mean reward per request, normalized per scenario and seed so that the scenario's low "
+             "Score: mean return per episode (with fixed-length episodes, the mean reward per step), "
+             "normalized per scenario and seed so that the scenario's low "
              f"reference scores 0 and its high reference scores 1 ({_references(header)}). IQM: interquartile "
              "mean over seeds x the scenarios an agent runs on, with a 95% stratified bootstrap CI (rliable; "
              "Agarwal et al., NeurIPS 2021). "
