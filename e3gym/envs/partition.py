@@ -1,7 +1,6 @@
 """Partition-v0: where to cut one DNN between a device and an edge server, frame by frame (ANS)."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -146,12 +145,8 @@ class PartitionEnv(E3Env[np.ndarray, int]):
         for name, v in (("key_frame_prob", key_frame_prob), ("key_frame_persistence", key_frame_persistence)):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
                 raise E3GymError(f"{name} must be a number in [0, 1), got {v!r}")
-        if isinstance(frame_interval_s, bool) or not isinstance(frame_interval_s, (int, float)) \
-                or not (math.isfinite(frame_interval_s) and frame_interval_s > 0):
-            raise E3GymError(f"frame_interval_s must be a finite number > 0, got {frame_interval_s!r}")
-        if isinstance(propagation_ms, bool) or not isinstance(propagation_ms, (int, float)) \
-                or not (math.isfinite(propagation_ms) and propagation_ms >= 0):
-            raise E3GymError(f"propagation_ms must be a finite number >= 0, got {propagation_ms!r}")
+        frame_interval_s = checks.number("frame_interval_s", frame_interval_s, high=checks.MAX_SECONDS, above=0.0)
+        propagation_ms = checks.number("propagation_ms", propagation_ms, 0.0, checks.MAX_DELAY_MS)
         self.table: CutTable = cut_table(model, end_device, edge_device, profiles)
         if isinstance(bandwidth, (ConstantBandwidth, MarkovBandwidth, TraceBandwidth)) or hasattr(bandwidth, "next_segment"):
             bandwidth_spec = bandwidth
