@@ -49,11 +49,11 @@ class EndEdgeCloudVectorEnv(gym.vector.VectorEnv):
       ``(num_envs, obs_dim)`` float32, actions ``(num_envs, n_components)`` integers.
 
     Speed: this batches the bookkeeping (stacking, flags, the vector info dict), not the request
-    timeline, which stays one request at a time per sub-env in :mod:`e3gym.core.cluster`. So its
-    decisions/s stay at or below N single envs': one run of ``python benchmarks/throughput.py``
-    (2-CPU AMD EPYC, CPU time) gave EndEdgeCloud-v1 0.055x CartPole-v1's steps/s at N = 1 (the
-    per-call cost of the info dict dominates), 0.165x at N = 64 and 0.123x at N = 1024, against
-    0.306x for one ``gym.make`` env in the same run: use it for Gymnasium's vector API, not for speed.
+    timeline, which stays one request at a time per sub-env in :mod:`e3gym.core.cluster`. One run of
+    ``python benchmarks/throughput.py`` (2-CPU AMD EPYC, CPU time) gave EndEdgeCloud-v1 0.063x
+    CartPole-v1's steps/s at N = 1 (the per-call cost of the info dict dominates), 0.216x at N = 64
+    and 0.132x at N = 1024, against 0.339x for one ``gym.make`` env in the same run. At N = 64 that is
+    about twice ``SyncVectorEnv``'s decisions/s (37-45k against 20-25k), and slower at N = 1.
 
     Args:
         num_envs: number of sub-envs, an integer >= 1.
