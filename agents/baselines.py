@@ -179,7 +179,7 @@ class StaticBest(_Fixed):
 
 
 _CALIBRATIONS: dict[str, list[float]] = {}
-_CALIBRATION_DIR: list[Path] = []  # at most one folder; set by use_calibration_dir
+_calibration_dir: Path | None = None  # set by use_calibration_dir
 
 
 def use_calibration_dir(path: str | Path | None) -> None:
@@ -188,13 +188,14 @@ def use_calibration_dir(path: str | Path | None) -> None:
     The leaderboard points this at ``<out>/calibrations`` so that every worker process, and every
     later run, reuses a scenario's calibration instead of repeating it.
     """
-    _CALIBRATION_DIR[:] = [Path(path)] if path is not None else []
+    global _calibration_dir
+    _calibration_dir = Path(path) if path is not None else None
 
 
 def _calibration_file(key: str) -> Path | None:
-    if not _CALIBRATION_DIR:
+    if _calibration_dir is None:
         return None
-    return _CALIBRATION_DIR[0] / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+    return _calibration_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
 
 
 def _cached_calibration(key: str, n_actions: int) -> list[float] | None:
@@ -219,8 +220,8 @@ def _store_calibration(key: str, means: list[float]) -> None:
     _CALIBRATIONS[key] = means
     path = _calibration_file(key)
     if path is not None:
-        from e3gym.files import write_text_atomic
-        write_text_atomic(path, json.dumps({"key": key, "mean_rewards": means}) + "\n")
+        from e3gym.files import write_json_atomic
+        write_json_atomic(path, {"key": key, "mean_rewards": means})
 
 
 def _calibration_key(base: gym.Env, seed: int, steps: int) -> str | None:

@@ -70,9 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {r['agent']} | {r['score']:.3f} | {r['mean_latency_ms']:.1f} | {r['p95_latency_ms']:.1f} | "
               f"{r['accuracy']:.4f} | {r['accuracy_miss_rate']:.1%} | {r['reward']:.4f} | {r['wall_s']:.1f} |")
     if args.json:
-        from e3gym.files import write_text_atomic
-        write_text_atomic(args.json, json.dumps({"env": args.env, "scenario": args.scenario, "seeds": args.seeds,
-                                                 "rows": result.rows}, indent=1) + "\n")
+        from e3gym.files import write_json_atomic
+        write_json_atomic(args.json, {"env": args.env, "scenario": args.scenario, "seeds": args.seeds,
+                                      "rows": result.rows}, allow_nan=True)  # NaN: a metric a failed row lacks
     return 0 if not result.failed else 1
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import platform
 import shlex
@@ -49,7 +48,7 @@ from rich.table import Table
 
 import e3gym
 from e3gym.errors import E3GymError
-from e3gym.files import write_text_atomic
+from e3gym.files import write_json_atomic
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "throughput.json"
 REFERENCE_ID = "CartPole-v1"
@@ -258,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     result = {"single": single, "vector": vector,
               "cartpole_steps_per_s": round(statistics.median(ref_rates)), "hardware": hardware(),
               "command": command}
-    write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
+    write_json_atomic(args.out, result)
     console.print(f"wrote {args.out}")
 
 

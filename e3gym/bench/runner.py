@@ -249,7 +249,6 @@ def _agent(cell: dict[str, Any], env: gym.Env, out_dir: str) -> tuple[Any, int]:
             raise RuntimeError(f"training failed: {json.loads(failed.read_text())['error']}")
         return SB3Agent(load_trained(path, env), env), entry.train_steps
     from e3gym.agents.baselines import use_calibration_dir
-    use_calibration_dir(Path(out_dir) / "calibrations")  # StaticBest calibrates once per scenario, on disk
     scenario = ScenarioEntry(**cell["scenario"])
     movable = callable(getattr(resolve_agent_class(entry.spec), "move_to", None))
     if scenario.has_train_variant and not movable and entry.warmup_episodes:
@@ -257,7 +256,11 @@ def _agent(cell: dict[str, Any], env: gym.Env, out_dir: str) -> tuple[Any, int]:
                          f"must be movable to the evaluation env: define move_to(env)")
     # Agents that learn before evaluation (warm-up, calibration) do it on the training variant, then move.
     home = _make_env(cell, training=True) if scenario.has_train_variant and movable else env
-    agent = load_agent(entry.spec, home, **entry.kwargs)
+    use_calibration_dir(Path(out_dir) / "calibrations")  # StaticBest calibrates once per scenario, on disk
+    try:
+        agent = load_agent(entry.spec, home, **entry.kwargs)
+    finally:
+        use_calibration_dir(None)  # the folder is this run's: later agents in this process keep to memory
     steps = 0
     for k in range(entry.warmup_episodes):  # online learners keep what they learn on the training seeds
         steps += len(run_episode(home, agent, seed=cell["train_seeds"][k % len(cell["train_seeds"])]).rewards)
