@@ -472,6 +472,10 @@ class Link:
             self._extend_past(t)
         return self._bps[bisect_right(self._ends, t)]
 
+    def max_bps(self) -> float:
+        """An upper bound on the link's bandwidth at any time (its process's)."""
+        return self.process.max_bps()
+
     def transfer_s(self, start_s: float, n_bytes: float) -> float:
         """Airtime of ``n_bytes`` starting at ``start_s`` (propagation not included).
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 from gymnasium import spaces
 
+from e3gym.core.bounds import ActionBounds, best_of
 from e3gym.core.cluster import (
     CLOUD,
     EDGE,
@@ -34,6 +35,16 @@ RENDER_SPAN_S = 5.0  # the image shows at most this much simulated time
 OBS_ACCESS_MBPS_MAX = 250.0
 OBS_WAN_MBPS_MAX = 100.0
 OBS_DEADLINE_S_MAX = 1.0
+
+
+class BestAction(NamedTuple):
+    """What :meth:`EndEdgeCloudEnv.best_what_if` found: the action's index in ``distinct_actions()``, its
+    outcome and reward, and how many timelines the search ran."""
+
+    index: int
+    outcome: Outcome
+    reward: float
+    evaluated: int
 
 
 class _RecordedFifo(FifoResource):
@@ -298,6 +309,7 @@ class EndEdgeCloudEnv(E3Env[np.ndarray, np.ndarray]):
         self._reserved: list[tuple[int, float, float]] = []
         self._layout = cluster  # the system until the first reset: the scenario built with seed 0
         self._cluster: Cluster | None = None
+        self._bounds: ActionBounds | None = None  # per-action constants of the latency table, built on first use
 
     # ------------------------------------------------------------------ gymnasium API
     def _reset(self, options: dict | None) -> tuple[np.ndarray, dict]:
@@ -346,6 +358,34 @@ class EndEdgeCloudEnv(E3Env[np.ndarray, np.ndarray]):
         """The outcome the current request would get under ``action``, using the true future (clairvoyant)."""
         tier, cut, model = self.decode_action(action)
         return self._cluster.serve(self._request, tier, cut, model, commit=False)
+
+    def best_what_if(self) -> BestAction:
+        """The distinct action whose what-if outcome has the best reward, the first one on ties: the argmax
+        of ``reward_of(what_if(a))`` over :meth:`distinct_actions`, found by running the timeline only for
+        actions whose latency bound (:mod:`e3gym.core.bounds`) lets them still win."""
+        if self._cluster is None:
+            raise E3GymError("best_what_if() needs a reset() first: there is no request to decide yet")
+        cluster, request = self._cluster, self._request
+        bounds = self._bounds
+        if bounds is None:
+            bounds = self._bounds = ActionBounds(cluster, [self.decode_action(a) for a in self.distinct_actions()])
+        latency, energy = bounds.lower_bounds(cluster, request, energy=self.energy_weight > 0)
+        # reward_of() of an outcome with those bounds: the same float operations, each monotone in the
+        # latency and the energy, so no outcome's reward is above it.
+        upper = -latency if energy is None else -latency - self.energy_weight * energy
+        if self.reward_mode == "penalty":
+            upper = upper - self.accuracy_penalty * (bounds.accuracy < request.accuracy_req)
+        else:
+            upper = upper + self.accuracy_weight * bounds.accuracy
+        tiers, cuts, models = bounds.tier.tolist(), bounds.cut.tolist(), bounds.model.tolist()
+        outcomes: dict[int, Outcome] = {}
+
+        def reward(i: int) -> float:
+            out = outcomes[i] = cluster.serve(request, tiers[i], cuts[i], models[i], commit=False)
+            return self.reward_of(out, request)
+
+        index, value, evaluated = best_of(upper, reward)
+        return BestAction(index, outcomes[index], value, evaluated)
 
     def distinct_actions(self) -> list[tuple[int, ...]]:
         """Every action with a distinct effect: all-local once per model, then each offloading cut per tier."""

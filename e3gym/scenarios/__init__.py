@@ -514,6 +514,9 @@ class _ScaledLink(Link):
     def bandwidth_at(self, t: float) -> float:
         return self.inner.bandwidth_at(t) * self.ratio
 
+    def max_bps(self) -> float:
+        return self.inner.max_bps() * self.ratio
+
     def transfer_s(self, start_s: float, n_bytes: float) -> float:
         return self.inner.transfer_s(start_s, n_bytes / self.ratio)
 
