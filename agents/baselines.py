@@ -246,21 +246,23 @@ class Greedy(_Fixed):
     def __init__(self, env: gym.Env):
         self.codec = ActionCodec(env, "Greedy")
 
+    def estimates(self, obs: np.ndarray) -> Estimates:
+        """What the observation tells: bandwidth estimates and reported queue counts."""
+        obs = np.asarray(obs, dtype=float)
+        return Estimates(uplink_bps=float(obs[OBS_UPLINK_MBPS]) * 1e6, wan_bps=float(obs[OBS_WAN_MBPS]) * 1e6,
+                         queue_local=float(obs[OBS_Q_LOCAL]), queue_edge=float(obs[OBS_Q_EDGE]),
+                         queue_cloud=float(obs[OBS_Q_CLOUD]))
+
     def predictions(self, obs: np.ndarray) -> list:
         """The predicted Outcome of every action, in the codec's order."""
-        base = self.codec.base
-        obs = np.asarray(obs, dtype=float)
-        est = Estimates(uplink_bps=float(obs[OBS_UPLINK_MBPS]) * 1e6, wan_bps=float(obs[OBS_WAN_MBPS]) * 1e6,
-                        queue_local=float(obs[OBS_Q_LOCAL]), queue_edge=float(obs[OBS_Q_EDGE]),
-                        queue_cloud=float(obs[OBS_Q_CLOUD]))
+        base, est = self.codec.base, self.estimates(obs)
         cluster, request = self.codec.system, self.codec.request
         return [cluster.predict(request, *base.decode_action(np.array(a)), est) for a in self.codec.actions]
 
     def act(self, obs: Any, info: dict) -> Any:
-        """The action with the best predicted reward (the env's reward of the predicted outcome)."""
-        base = self.codec.base
-        rewards = [base.reward_of(out) for out in self.predictions(obs)]
-        return self.codec.encode(int(np.argmax(rewards)))
+        """The action with the best predicted reward (the env's reward of the predicted outcome), the first
+        one on ties; found by the env's bounded search (``best_what_if``), the same as predicting them all."""
+        return self.codec.encode(self.codec.base.best_what_if(self.estimates(obs)).index)
 
 
 class Oracle(_Fixed):

@@ -14,11 +14,15 @@ take about ``--block-s`` CPU seconds, so a slow env (one step of ModelPlacement-
 stopping problem) and CartPole each get a block of comparable length.
 
 Writes ``benchmarks/results/throughput.json``:
-``{"single": {env_id: ratio}, "vector": {env_id: {n_envs: ratio}}, "cartpole_steps_per_s": ...,
+``{"single": {env_id: ratio}, "vector": {env_id: {n_envs: ratio}}, "oracle_steps_per_decision": {env_id:
+steps}, "cartpole_steps_per_s": ...,
 "hardware": ..., "command": ...}``. A vector env enters through :func:`vector_ratios` alone: for
 every id that registers a ``vector_entry_point`` it builds one :class:`Subject` per batch size
 (1, 64, 1024; ``steps_per_call = n_envs``, so its rate is decisions/s) and measures each with
-:func:`interleaved_ratio`. Targets: single EndEdgeCloud-v1 >= 0.5x; its vector env at N = 1024 >= 10x.
+:func:`interleaved_ratio`. ``oracle_steps_per_decision`` is the CPU time of one Oracle ``act()`` in
+steps of the same single env with random actions, interleaved with them (:func:`oracle_costs`).
+Targets: single EndEdgeCloud-v1 >= 0.5x; its vector env at N = 1024 >= 10x; an Oracle decision
+<= 3 steps.
 """
 from __future__ import annotations
 
@@ -58,6 +62,8 @@ MIN_REPEATS = 5
 WARMUP_S = 0.05  # CPU seconds of warm-up per subject: caches filled, then the step time that sizes blocks
 MIN_BLOCK_CALLS, MAX_BLOCK_CALLS = 10, 2_000_000
 VECTOR_SIZES = (1, 64, 1024)  # num_envs of each vector env measured
+ORACLE_ENVS = ("e3gym/EndEdgeCloud-v1", "e3gym/ModelSelection-v1")
+ORACLE_TARGET_STEPS = 3.0  # an Oracle decision costs at most this many single-env steps
 
 
 @dataclass
@@ -193,6 +199,47 @@ def vector_ratios(env_ids: list[str], reference: Subject, repeats: int, block_s:
     return out
 
 
+def oracle_decisions(env_id: str, seed: int = 0) -> Subject:
+    """The clairvoyant Oracle choosing every action of a single env: each call times one ``act()`` alone
+    (the env's step to the next request is not timed)."""
+    from e3gym.agents.baselines import Oracle
+
+    env = gym.make(env_id)
+    agent = Oracle(env)
+    obs, info = env.reset(seed=seed)
+
+    def run(n_calls: int) -> float:
+        nonlocal obs, info
+        clock, act, step = time.process_time, agent.act, env.step
+        gc.collect()
+        spent = 0.0
+        for _ in range(n_calls):
+            start = clock()
+            action = act(obs, info)
+            spent += clock() - start
+            obs, _, terminated, truncated, info = step(action)
+            if terminated or truncated:
+                obs, info = env.reset()
+        return spent
+
+    return Subject(f"{env_id} oracle", run)
+
+
+def oracle_costs(env_ids: list[str], repeats: int, block_s: float, progress: Progress,
+                 rows: list[tuple]) -> dict[str, float]:
+    """The Oracle's cost per decision in single-env steps (``{env_id: steps}``), for the ids in ``env_ids``
+    it can act on: its decisions interleaved with the same env's random-action steps, median ratio inverted."""
+    out = {}
+    for env_id in (e for e in env_ids if e in ORACLE_ENVS):
+        subject, steps = oracle_decisions(env_id), single_env(env_id)
+        task = progress.add_task(subject.name, total=repeats)
+        m = interleaved_ratio(subject, steps, repeats, block_s, lambda task=task: progress.advance(task))
+        out[env_id] = round(1 / m.ratio, 3)
+        rows.append((f"{env_id} oracle", "1", m.steps_per_s, m.reference_steps_per_s, m.ratio,
+                     1 / ORACLE_TARGET_STEPS, "its env"))
+    return out
+
+
 def hardware() -> str:
     """The CPU model, its core count, the OS and the Python and Gymnasium versions."""
     cpu = platform.processor() or platform.machine()
@@ -218,14 +265,16 @@ def check_args(args: argparse.Namespace) -> None:
 
 def table(rows: list[tuple]) -> Table:
     """The results as a rich table."""
-    t = Table(title=f"steps/s in CPU time, ratio to {REFERENCE_ID} (median of the repetitions)")
+    t = Table(title=f"steps/s in CPU time, ratio to the reference (median of the repetitions)")
     t.add_column("env", no_wrap=True)
-    for name in ("n_envs", "steps/s", REFERENCE_ID, "ratio"):
+    for name in ("n_envs", "steps/s", "reference steps/s", "ratio"):
         t.add_column(name, justify="right")
+    t.add_column("reference")
     t.add_column("target")
-    for env_id, n_envs, rate, ref, ratio, target in rows:
+    for env_id, n_envs, rate, ref, ratio, target, *against in rows:
         verdict = "" if target is None else f">= {target:.2f}x {'met' if ratio >= target else 'MISSED'}"
-        t.add_row(env_id, n_envs, f"{rate:,.0f}", f"{ref:,.0f}", f"{ratio:.4f}", verdict)
+        t.add_row(env_id, n_envs, f"{rate:,.0f}", f"{ref:,.0f}", f"{ratio:.4f}", (against or [REFERENCE_ID])[0],
+                  verdict)
     return t
 
 
@@ -252,9 +301,10 @@ def main(argv: list[str] | None = None) -> None:
     with Progress(*columns, console=console) as progress:
         single = single_ratios(args.envs, reference, args.repeats, args.block_s, progress, rows, ref_rates)
         vector = vector_ratios(args.envs, reference, args.repeats, args.block_s, progress, rows, ref_rates)
+        oracle = oracle_costs(args.envs, args.repeats, args.block_s, progress, rows)
     Console(width=max(Console().width, 100)).print(table(rows))  # env ids unclipped when piped (80 columns)
     command = shlex.join(["python", "benchmarks/throughput.py", *(sys.argv[1:] if argv is None else argv)])
-    result = {"single": single, "vector": vector,
+    result = {"single": single, "vector": vector, "oracle_steps_per_decision": oracle,
               "cartpole_steps_per_s": round(statistics.median(ref_rates)), "hardware": hardware(),
               "command": command}
     write_json_atomic(args.out, result)

@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from e3gym.core.cluster import CLOUD, END, Cluster, FifoResource
+from e3gym.core.cluster import CLOUD, END, Cluster, Estimates, FifoResource
 from e3gym.core.workload import Request
 
 # Relative and absolute slack of a bound: the timeline's latency is a difference of sums of ~20
@@ -48,130 +48,138 @@ def _free_after(resource: FifoResource, ready_s: np.ndarray) -> np.ndarray:
 class ActionBounds:
     """Latency and energy lower bounds of a fixed list of ``(tier, cut, model)`` actions.
 
-    The per-action constants (compute prefixes, codec times, wire bytes) depend on the latency
-    table only, so one object serves every episode of an env; the links' peak rates and the servers'
-    slowdowns are read once per episode (per cluster) and user, and the request's noise draws and
-    the queues once per call of :meth:`lower_bounds`.
+    Every term of a bound is a per-action constant times a per-request factor: compute time x the
+    request's noise multiplier (x the server's slowdown), wire bits x 1 / the rate, round trips,
+    propagation, waits. The constants are one matrix per device kind (they depend on the latency
+    table only, so one object serves every episode of an env), and a bound is one matrix-vector
+    product with the request's factors (:meth:`lower_bounds`).
     """
+
+    # The factor of each column group (see _matrix).
+    _UP, _WAN_UP, _DOWN, _WAN_DOWN, _RTT_UP, _RTT_DOWN, _PROP_UP, _PROP_DOWN = range(8)
+    _FIXED, _LOCAL_WAIT, _EDGE_WAIT, _CLOUD_WAIT = range(8, 12)
 
     def __init__(self, cluster: Cluster, actions: Sequence[tuple[int, int, int]]):
         table = cluster.table
         self.table = table
         self.n_models = len(table.models)
         effective = [(*cluster.effective(tier, cut, model), model) for tier, cut, model in actions]
+        self._effective = effective
         self.tier, self.cut, self.model = (np.array(column) for column in zip(*effective))
         self.offload = self.tier != END
         self.cloud = self.tier == CLOUD
-        self._offload = self.offload.astype(float)
         # The accuracy each action's outcome has (Cluster._timeline: an inner cut serves the split accuracy).
         self.accuracy = np.array([table.split_accuracy[m] if t != END and c > 0 else cluster.accuracy[m]
                                   for t, c, m in effective])
-        self._up_bits = np.array([8.0 * table.cut_wire_bytes[m][c] if t != END else 0.0 for t, c, m in effective])
-        self._down_bits = np.array([8.0 * table.result_wire_bytes[m] if t != END else 0.0 for t, c, m in effective])
-        # Which compute-time multiplier (:meth:`_multipliers`) scales each action's device part (its
-        # model; the last, 1, when it encodes at cut 0) and its server part (its model on the edge,
-        # n_models + its model on the cloud; the last, 1, when it runs all locally).
-        self._device_noise = np.where(self.cut > 0, self.model, self.n_models)
-        self._server_noise = np.where(self.offload, self.model + self.n_models * self.cloud, 2 * self.n_models)
-        self._effective = effective
-        self._devices: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._episode: Cluster | None = None
-        self._users: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._server_job: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0))
+        self._matrices: dict[tuple[str, str, str], np.ndarray] = {}
+        self._mean_job_s: dict[str, float] = {}
 
-    def _device_part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """(blocks before the cut, or the encoding at cut 0; the decode at cut 0, else 0) per action on ``name``."""
-        part = self._devices.get(name)
-        if part is None:
-            prefix, encode, decode = self.table._prefix[name], self.table._encode[name], self.table._decode[name]
-            before = np.array([prefix[m][c] - prefix[m][0] if c > 0 else encode[m] for _, c, m in self._effective])
-            decoded = np.array([decode[m] if c == 0 else 0.0 for _, c, m in self._effective])
-            part = self._devices[name] = (before, decoded)
-        return part
-
-    def _new_episode(self, cluster: Cluster) -> None:
-        """The per-episode constants: each action's server compute (slowdown included) and decode."""
-        self._episode, self._users = cluster, {}
-        edge, cloud = cluster.edge, cluster.cloud
-        after, decode = [], []
-        edge_decode, cloud_decode = self._device_part(edge.device.name)[1], self._device_part(cloud.device.name)[1]
-        for i, (t, c, m) in enumerate(self._effective):
-            if t == END:
-                after.append(0.0)
-                decode.append(0.0)
+    def _matrix(self, device: str, edge: str, cloud: str) -> np.ndarray:
+        """Per action (rows), the constant of each term (columns): n_models + 1 columns of the device's
+        compute before the cut (the last one: encoding at cut 0, not noisy), 2 n_models of the server's
+        compute after it (edge models, then cloud models), the server's decode, then the twelve terms
+        numbered by the class constants (_UP ... _CLOUD_WAIT)."""
+        key = (device, edge, cloud)
+        matrix = self._matrices.get(key)
+        if matrix is not None:
+            return matrix
+        table, n = self.table, self.n_models
+        matrix = np.zeros((len(self._effective), 3 * n + 2 + 12))
+        rest = 3 * n + 2
+        for row, (tier, cut, m) in enumerate(self._effective):
+            prefix = table._prefix[device][m]
+            local = prefix[cut] - prefix[0] if cut > 0 else table._encode[device][m]
+            matrix[row, m if cut > 0 else n] = local
+            matrix[row, rest + self._LOCAL_WAIT] = 1.0 if local > 0 else 0.0  # a FIFO job only when > 0
+            if tier == END:
                 continue
-            server = cloud if t == CLOUD else edge
-            prefix = self.table._prefix[server.device.name][m]
-            after.append((prefix[-1] - prefix[c]) * server.slowdown)
-            decode.append(float(cloud_decode[i] if t == CLOUD else edge_decode[i]))
-        self._server_job = (np.array(after), np.array(decode))
+            server = cloud if tier == CLOUD else edge
+            prefix = table._prefix[server][m]
+            matrix[row, n + 1 + m + n * (tier == CLOUD)] = prefix[-1] - prefix[cut]
+            matrix[row, 3 * n + 1] = table._decode[server][m] if cut == 0 else 0.0
+            up_bits, down_bits = 8.0 * table.cut_wire_bytes[m][cut], 8.0 * table.result_wire_bytes[m]
+            matrix[row, rest + self._UP] = up_bits
+            matrix[row, rest + self._DOWN] = down_bits
+            matrix[row, rest + self._RTT_UP] = matrix[row, rest + self._RTT_DOWN] = 1.0
+            matrix[row, rest + self._FIXED] = 1.0
+            if tier == CLOUD:
+                matrix[row, rest + self._WAN_UP], matrix[row, rest + self._WAN_DOWN] = up_bits, down_bits
+                matrix[row, rest + self._PROP_UP] = matrix[row, rest + self._PROP_DOWN] = 1.0
+                matrix[row, rest + self._CLOUD_WAIT] = 1.0
+            else:
+                matrix[row, rest + self._EDGE_WAIT] = 1.0
+        matrix.flags.writeable = False
+        self._matrices[key] = matrix
+        return matrix
 
-    def _user(self, cluster: Cluster, user: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per action, for ``user``: (the transfers at peak rate, round trip and propagation; the part of it
-        before the server, its half RTT on the way up included)."""
-        cached = self._users.get(user)
-        if cached is None:
-            u = cluster.users[user]
-            rtt = u.access.rtt_s
-            up = self._up_bits / u.uplink.max_bps() + rtt / 2
-            wan_up = self._up_bits / cluster.wan_up.max_bps() + cluster.wan_up.propagation_s
-            wan_down = self._down_bits / cluster.wan_down.max_bps() + cluster.wan_down.propagation_s
-            before_server = (up + np.where(self.cloud, wan_up, 0.0)) * self._offload
-            total = before_server + (np.where(self.cloud, wan_down, 0.0) + self._down_bits / u.downlink.max_bps()
-                                     + rtt / 2) * self._offload
-            cached = self._users[user] = (total, before_server)
-        return cached
+    def _multipliers(self, cluster: Cluster, name: str, z: float, scale: float = 1.0) -> list[float]:
+        """Compute-time multipliers per model on ``name``, as Cluster._compute_s applies them, x ``scale``."""
+        return [(math.exp(s * z) if cluster.latency_noise and s else 1.0) * scale for s in self.table._sigma[name]]
 
-    def _multipliers(self, cluster: Cluster, names: Sequence[str], draws: Sequence[float]) -> np.ndarray:
-        """Compute-time multipliers per (device, model), as Cluster._compute_s applies them, then 1."""
-        out = []
-        for name, z in zip(names, draws):
-            out.extend(math.exp(s * z) if cluster.latency_noise and s else 1.0 for s in self.table._sigma[name])
-        out.append(1.0)
-        return np.array(out)
+    def _mean_job(self, device) -> float:
+        mean = self._mean_job_s.get(device.name)
+        if mean is None:
+            mean = self._mean_job_s[device.name] = self.table.mean_total_s(device)
+        return mean
 
-    def lower_bounds(self, cluster: Cluster, request: Request, energy: bool = False
-                     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Per action, a latency and (with ``energy``) a device energy that the true timeline of ``request``
-        (:meth:`Cluster.serve`) cannot beat; the energy bound is None without ``energy``."""
-        if cluster is not self._episode:
-            self._new_episode(cluster)
+    def lower_bounds(self, cluster: Cluster, request: Request, energy: bool = False,
+                     estimates: Estimates | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per action, a latency and (with ``energy``) a device energy that the timeline of ``request`` cannot
+        beat: the true one (:meth:`Cluster.serve`), or with ``estimates`` the predicted one
+        (:meth:`Cluster.predict`: its constant rates and reported backlogs, which the bound then uses
+        as they are). The energy bound is None without ``energy``."""
         user = cluster.users[request.user]
         z_local, z_edge, z_cloud = request.noise
-        device = user.device
-        before = self._device_part(device.name)[0]
-        local_job = before * self._multipliers(cluster, (device.name,), (z_local,))[self._device_noise]
-        transfers, before_server = self._user(cluster, request.user)
-        edge, cloud = cluster.edge, cluster.cloud
-        server_compute, decode = self._server_job
-        server_job = server_compute * self._multipliers(
-            cluster, (edge.device.name, cloud.device.name), (z_edge, z_cloud))[self._server_noise] + decode
-
-        arrival = request.arrival_s
+        device, edge, cloud = user.device, cluster.edge, cluster.cloud
+        matrix = self._matrix(device.name, edge.device.name, cloud.device.name)
         access, radio = user.access, user.radio
-        fixed = cluster.tcp.handshake_rtts(radio.connected) * access.rtt_s  # before the first byte
+        rtt, arrival = access.rtt_s, request.arrival_s
+        fixed = cluster.tcp.handshake_rtts(radio.connected) * rtt  # before the first byte
         idle = arrival - radio.tail_start_s > access.tail_s * (1 + REL_SLACK) + ABS_SLACK_S
         if idle:  # idle at arrival, so idle whenever the device is done: a full promotion
             fixed += access.promotion_s
-        offloaded = transfers + server_job + fixed * self._offload  # 0 for all-local actions
-        latency = local_job + offloaded
-        # Queues: a FIFO job starts no earlier than the end of the busy block it is ready in.
-        local_wait = float(_free_after(user.resource, np.array([arrival]))[0]) - arrival
-        if local_wait > 0:
-            latency = latency + np.where(local_job > 0, local_wait, 0.0)
-        if _busy_after(edge.resource, arrival) or _busy_after(cloud.resource, arrival):
-            ready = arrival + (latency - offloaded) + fixed + before_server
-            wait = np.where(self.cloud, _free_after(cloud.resource, ready), _free_after(edge.resource, ready)) - ready
-            latency = latency + wait * self._offload
+        if estimates is None:  # every transfer at its link's peak rate; waits below
+            rates = (user.uplink.max_bps(), cluster.wan_up.max_bps(), user.downlink.max_bps(), cluster.wan_down.max_bps())
+            waits = (0.0, 0.0, 0.0)
+        else:  # predict()'s constant rates and backlogs: reported counts x mean job time per worker
+            wan = max(estimates.wan_bps, 1.0)
+            rates = (max(estimates.uplink_bps, 1.0), wan, max(estimates.downlink_bps or estimates.uplink_bps, 1.0), wan)
+            waits = (estimates.queue_local * self._mean_job(device),
+                     estimates.queue_edge * self._mean_job(edge.device) / edge.n_workers * edge.slowdown,
+                     estimates.queue_cloud * self._mean_job(cloud.device) / cloud.n_workers * cloud.slowdown)
+        local = [*self._multipliers(cluster, device.name, z_local), 1.0]
+        server = [*self._multipliers(cluster, edge.device.name, z_edge, edge.slowdown),
+                  *self._multipliers(cluster, cloud.device.name, z_cloud, cloud.slowdown), 1.0]
+        terms = [1 / rates[0], 1 / rates[1], 1 / rates[2], 1 / rates[3], rtt / 2, rtt / 2,
+                 cluster.wan_up.propagation_s, cluster.wan_down.propagation_s, fixed, *waits]
+        factors = np.array(local + server + terms)
+        latency = matrix @ factors
+        if estimates is None:
+            local_wait = float(_free_after(user.resource, np.array([arrival]))[0]) - arrival
+            if local_wait > 0:  # a FIFO job starts no earlier than the end of the busy block it is ready in
+                factors[len(local) + len(server) + self._LOCAL_WAIT] = local_wait
+                latency = matrix @ factors
+            if _busy_after(edge.resource, arrival) or _busy_after(cloud.resource, arrival):
+                ready = factors.copy()  # when each job is ready at its server: the terms before it
+                ready[len(local):len(local) + len(server)] = 0.0
+                ready[len(local) + len(server) + np.array([self._DOWN, self._WAN_DOWN, self._RTT_DOWN,
+                                                           self._PROP_DOWN])] = 0.0
+                ready_s = arrival + matrix @ ready
+                free = np.where(self.cloud, _free_after(cloud.resource, ready_s), _free_after(edge.resource, ready_s))
+                latency = latency + np.where(self.offload, free - ready_s, 0.0)
         latency = latency * (1 - REL_SLACK) - ABS_SLACK_S * (1 + arrival)
         if not energy:
             return latency, None
-        # Energy (Cluster._timeline): busy while computing locally, idle while waiting for an offloaded
-        # result, and the promotion when idle; the radio's transfer and tail energy are >= 0.
+        # Energy (Cluster._timeline): busy while computing locally, idle from then until the result
+        # (every offloaded term but the local wait), and the promotion when idle; the radio's transfer
+        # and tail energy are >= 0.
         busy_w, idle_w = device.busy_power_w or 0.0, device.idle_power_w or 0.0
-        joules = busy_w * local_job + idle_w * (offloaded * (1 - REL_SLACK))
+        power = np.full(len(factors), idle_w)
+        power[:len(local)] = busy_w
+        power[len(local) + len(server) + self._LOCAL_WAIT] = 0.0
+        joules = matrix @ (factors * power)
         if idle:
-            joules = joules + access.promotion_s * access.promotion_w * self._offload
+            joules = joules + access.promotion_s * access.promotion_w * matrix[:, len(local) + len(server) + self._FIXED]
         return latency, joules * (1 - REL_SLACK)
 
 

@@ -14,6 +14,7 @@ from e3gym.core.cluster import (
     EDGE,
     END,
     TIER_NAMES,
+    Estimates,
     Cluster,
     FifoResource,
     Outcome,
@@ -359,17 +360,18 @@ class EndEdgeCloudEnv(E3Env[np.ndarray, np.ndarray]):
         tier, cut, model = self.decode_action(action)
         return self._cluster.serve(self._request, tier, cut, model, commit=False)
 
-    def best_what_if(self) -> BestAction:
+    def best_what_if(self, estimates: Estimates | None = None) -> BestAction:
         """The distinct action whose what-if outcome has the best reward, the first one on ties: the argmax
         of ``reward_of(what_if(a))`` over :meth:`distinct_actions`, found by running the timeline only for
-        actions whose latency bound (:mod:`e3gym.core.bounds`) lets them still win."""
+        actions whose latency bound (:mod:`e3gym.core.bounds`) lets them still win. With ``estimates``,
+        the outcomes are the system's predictions from them (:meth:`Cluster.predict`) instead."""
         if self._cluster is None:
             raise E3GymError("best_what_if() needs a reset() first: there is no request to decide yet")
         cluster, request = self._cluster, self._request
         bounds = self._bounds
         if bounds is None:
             bounds = self._bounds = ActionBounds(cluster, [self.decode_action(a) for a in self.distinct_actions()])
-        latency, energy = bounds.lower_bounds(cluster, request, energy=self.energy_weight > 0)
+        latency, energy = bounds.lower_bounds(cluster, request, self.energy_weight > 0, estimates)
         # reward_of() of an outcome with those bounds: the same float operations, each monotone in the
         # latency and the energy, so no outcome's reward is above it.
         upper = -latency if energy is None else -latency - self.energy_weight * energy
@@ -381,7 +383,11 @@ class EndEdgeCloudEnv(E3Env[np.ndarray, np.ndarray]):
         outcomes: dict[int, Outcome] = {}
 
         def reward(i: int) -> float:
-            out = outcomes[i] = cluster.serve(request, tiers[i], cuts[i], models[i], commit=False)
+            if estimates is None:
+                out = cluster.serve(request, tiers[i], cuts[i], models[i], commit=False)
+            else:
+                out = cluster.predict(request, tiers[i], cuts[i], models[i], estimates)
+            outcomes[i] = out
             return self.reward_of(out, request)
 
         index, value, evaluated = best_of(upper, reward)

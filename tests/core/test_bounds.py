@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import e3gym  # noqa: F401  (registers the envs)
+from e3gym.agents.baselines import Greedy
 from e3gym.core.bounds import best_of
 from e3gym.errors import E3GymError
 
@@ -30,29 +31,37 @@ def _every_outcome(env):
     return [env.what_if(np.array(a)) for a in env.distinct_actions()]
 
 
+def _check_search(env, outcomes, estimates=None):
+    """The search against every outcome: the same argmax, and bounds below every latency and energy."""
+    rewards = [env.reward_of(out) for out in outcomes]
+    best = env.best_what_if(estimates)
+    assert best.index == int(np.argmax(rewards))  # np.argmax: the first maximum
+    assert best.reward == max(rewards)
+    assert best.outcome.latency_s == outcomes[best.index].latency_s
+    assert 1 <= best.evaluated <= len(outcomes)
+    latency, energy = env._bounds.lower_bounds(env.system, env.request, True, estimates)
+    assert np.all(latency <= [out.latency_s for out in outcomes])
+    assert np.all(energy <= [out.energy_j for out in outcomes])
+    return best
+
+
 @settings(max_examples=60, deadline=None)
-@given(name=st.sampled_from(sorted(SCENARIOS)), seed=st.integers(0, 2**16), mode=st.sampled_from(["penalty", "weighted"]),
-       energy_weight=st.sampled_from([0.0, 0.5, 5.0]), steps=st.integers(1, 40), explore=st.floats(0, 1))
+@given(name=st.sampled_from(sorted(SCENARIOS)), seed=st.integers(0, 2**16),
+       mode=st.sampled_from(["penalty", "weighted"]), energy_weight=st.sampled_from([0.0, 0.5, 5.0]),
+       steps=st.integers(1, 40), explore=st.floats(0, 1))
 def test_bounds_hold_and_the_search_finds_the_argmax(name, seed, mode, energy_weight, steps, explore):
     env_id, scenario = SCENARIOS[name]
     env = gym.make(env_id, scenario=scenario, reward_mode=mode, energy_weight=energy_weight).unwrapped
-    env.reset(seed=seed)
+    obs, _ = env.reset(seed=seed)
+    greedy = Greedy(env)
     rng = np.random.default_rng(seed)
     actions = env.distinct_actions()
     for _ in range(steps):
-        outcomes = _every_outcome(env)
-        rewards = [env.reward_of(out) for out in outcomes]
-        best = env.best_what_if()
-        assert best.index == int(np.argmax(rewards))  # np.argmax: the first maximum
-        assert best.reward == max(rewards)
-        assert best.outcome.latency_s == outcomes[best.index].latency_s
-        assert 1 <= best.evaluated <= len(actions)
-        latency, energy = env._bounds.lower_bounds(env.system, env.request, energy=True)
-        assert np.all(latency <= [out.latency_s for out in outcomes])
-        assert np.all(energy <= [out.energy_j for out in outcomes])
+        best = _check_search(env, _every_outcome(env))  # the true future (Oracle)
+        _check_search(env, greedy.predictions(obs), greedy.estimates(obs))  # predictions (Greedy)
         # the oracle's choice most of the time, anything else otherwise: queues of every shape
         chosen = best.index if rng.random() > explore else int(rng.integers(len(actions)))
-        env.step(np.array(actions[chosen]))
+        obs = env.step(np.array(actions[chosen]))[0]
 
 
 def test_the_search_runs_few_timelines_on_the_default_scenario():
