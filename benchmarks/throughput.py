@@ -265,7 +265,7 @@ def check_args(args: argparse.Namespace) -> None:
 
 def table(rows: list[tuple]) -> Table:
     """The results as a rich table."""
-    t = Table(title=f"steps/s in CPU time, ratio to the reference (median of the repetitions)")
+    t = Table(title="steps/s in CPU time, ratio to the reference (median of the repetitions)")
     t.add_column("env", no_wrap=True)
     for name in ("n_envs", "steps/s", "reference steps/s", "ratio"):
         t.add_column(name, justify="right")

@@ -6,14 +6,16 @@ has the best reward. Running the timeline for each of a request's ~200 distinct 
 no remaining bound can reach the best reward found, which gives the same action (the first one on
 ties, as ``np.argmax`` over all of them) after a few timelines.
 
-:class:`ActionBounds` computes, in a few numpy operations over all actions at once, a latency that
+:class:`ActionBounds` computes, in one matrix-vector product over all actions at once, a latency that
 no timeline of the request can beat: every term the timeline adds that is known before it runs
 (compute and codec times with the request's own noise draws, the server's slowdown, the handshake,
 round trips, propagation, radio promotion when the radio is idle for any start) plus each transfer's
 bits at its link's peak rate (``max_bps()``), and, for each FIFO, the end of the busy block
 the job would be ready in (a job never starts inside one). Everything else (queueing behind
-airtime, coverage holes, slow-start stalls) only adds time. The bound is lowered by a slack far
-above the rounding of the timeline's own sums, so it stays below the computed latency in floats.
+airtime, coverage holes, slow-start stalls) only adds time. With an agent's estimates instead of the
+truth (:meth:`Cluster.predict`) the same bound uses the estimated rates and reported backlogs. An
+energy bound (busy and idle power, the promotion) comes with it. Each bound is lowered by a slack
+far above the rounding of the timeline's own sums, so it stays below the computed value in floats.
 """
 from __future__ import annotations
 
@@ -139,7 +141,8 @@ class ActionBounds:
         if idle:  # idle at arrival, so idle whenever the device is done: a full promotion
             fixed += access.promotion_s
         if estimates is None:  # every transfer at its link's peak rate; waits below
-            rates = (user.uplink.max_bps(), cluster.wan_up.max_bps(), user.downlink.max_bps(), cluster.wan_down.max_bps())
+            rates = (user.uplink.max_bps(), cluster.wan_up.max_bps(), user.downlink.max_bps(),
+                     cluster.wan_down.max_bps())
             waits = (0.0, 0.0, 0.0)
         else:  # predict()'s constant rates and backlogs: reported counts x mean job time per worker
             wan = max(estimates.wan_bps, 1.0)
@@ -179,7 +182,8 @@ class ActionBounds:
         power[len(local) + len(server) + self._LOCAL_WAIT] = 0.0
         joules = matrix @ (factors * power)
         if idle:
-            joules = joules + access.promotion_s * access.promotion_w * matrix[:, len(local) + len(server) + self._FIXED]
+            offloaded = matrix[:, len(local) + len(server) + self._FIXED]  # 1 for an offload, else 0
+            joules = joules + access.promotion_s * access.promotion_w * offloaded
         return latency, joules * (1 - REL_SLACK)
 
 

@@ -133,6 +133,24 @@ class FifoResource:
         """Reserve the earliest slot; returns (start_s, finish_s)."""
         if self.n_workers == 1:  # slot() for one worker, without the call
             starts, ends = self._starts[0], self._ends[0]
+            if duration_s > 0 and (not ends or starts[-1] <= ready_s):
+                # Ready after the last block starts (the usual case, idle or queued): what _slot() and the
+                # general merge below give, without the searches. Ready inside the last block, the job
+                # cannot fit before its end (it starts no earlier than ready); after it, it starts at once.
+                if ends and ready_s < ends[-1]:
+                    self.gap_checks += 2  # the last block's gap, passed over, and the open one after it
+                    start = ends[-1]
+                else:
+                    self.gap_checks += 1
+                    start = ready_s
+                finish = start + duration_s
+                if ends and ends[-1] >= start:  # touching: one busy block
+                    ends[-1] = finish
+                else:
+                    starts.append(start)
+                    ends.append(finish)
+                heapq.heappush(self._finishes, finish)
+                return start, finish
             start = self._slot(starts, ends, ready_s, duration_s)
         else:
             start, w = self.slot(ready_s, duration_s)

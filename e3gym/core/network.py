@@ -501,6 +501,23 @@ class Link:
         j = bisect_left(cum, target, i + 1)  # the segment in which the last bit goes out (its rate > 0)
         return (ends[j - 1] - start_s) + (target - cum[j - 1]) / bps[j]
 
+    def transfer_from(self, t: float, n_bytes: float) -> tuple[float, float]:
+        """``(sending_from(t), transfer_s(it, n_bytes))`` with one search when the rate at ``t`` is positive."""
+        ends, bps = self._ends, self._bps
+        if ends[-1] <= t:
+            self._extend_past(t)
+        i = bisect_right(ends, t)
+        rate = bps[i]
+        if rate <= 0:
+            t = self.sending_from(t)
+            return t, self.transfer_s(t, n_bytes)
+        if n_bytes <= 0:
+            return t, 0.0
+        bits = 8.0 * n_bytes
+        if bits <= (ends[i] - t) * rate:  # transfer_s's common case, same arithmetic
+            return t, bits / rate
+        return t, self.transfer_s(t, n_bytes)
+
     def sending_from(self, t: float) -> float:
         """The first time >= ``t`` at which the link's rate is positive (a sender waits out coverage holes)."""
         ends, bps = self._ends, self._bps
@@ -602,12 +619,26 @@ class SharedMedium:
         if commit and ends and ends[0] <= now_s:  # forget_before(now_s), inlined
             k = bisect_right(ends, now_s)
             del self._starts[:k], ends[:k]
-        ready = link.sending_from(ready_s)
-        if bisect_right(ends, ready) == len(ends):  # no block after ready: slot()'s open gap, without the search
-            self.gap_checks += 1
-            start, air = ready, link.transfer_s(ready, n_bytes)
-        else:
-            start, air = self.slot(ready, lambda s: link.transfer_s(s, n_bytes))
+        ready, air = link.transfer_from(ready_s, n_bytes)
+        starts = self._starts
+        if not ends or starts[-1] <= ready:
+            # Ready after the last block starts (the usual case): what slot() and reserve() give, without
+            # the searches. Inside the last block there is no gap before its end; after it, the open gap.
+            if ends and ready < ends[-1]:
+                self.gap_checks += 2  # the last block's gap, passed over, and the open one after it
+                start = ends[-1]
+                air = link.transfer_s(start, n_bytes)
+            else:
+                self.gap_checks += 1
+                start = ready
+            if commit and air > 0:
+                if ends and ends[-1] >= start:  # touching (or the block it waited for): one busy block
+                    ends[-1] = start + air
+                else:
+                    starts.append(start)
+                    ends.append(start + air)
+            return start, air
+        start, air = self.slot(ready, lambda s: link.transfer_s(s, n_bytes))
         if commit:
             self.reserve(start, air)
         return start, air

@@ -14,8 +14,8 @@ from e3gym.core.cluster import (
     EDGE,
     END,
     TIER_NAMES,
-    Estimates,
     Cluster,
+    Estimates,
     FifoResource,
     Outcome,
     require_partitionable,
@@ -115,7 +115,8 @@ def _check_within_bounds(data: Mapping, cluster: Cluster) -> None:
                  *(u.uplink.process.max_bps() for u in cluster.users)) / 1e6
     if access > OBS_ACCESS_MBPS_MAX:
         raise ScenarioError(f"{name}: [users].network peaks at {access:.6g} Mbps, above the v1 observation bound "
-                            f"of {OBS_ACCESS_MBPS_MAX:g} Mbps (OBS_ACCESS_MBPS_MAX): its estimates could not be observed")
+                            f"of {OBS_ACCESS_MBPS_MAX:g} Mbps (OBS_ACCESS_MBPS_MAX): its estimates could not be "
+                            "observed")
     wan = cluster.wan_up.process.max_bps() / 1e6
     if wan > OBS_WAN_MBPS_MAX:
         raise ScenarioError(f"{name}: [wan].network peaks at {wan:.6g} Mbps, above the v1 observation bound of "

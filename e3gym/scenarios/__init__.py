@@ -520,5 +520,8 @@ class _ScaledLink(Link):
     def transfer_s(self, start_s: float, n_bytes: float) -> float:
         return self.inner.transfer_s(start_s, n_bytes / self.ratio)
 
+    def transfer_from(self, t: float, n_bytes: float) -> tuple[float, float]:
+        return self.inner.transfer_from(t, n_bytes / self.ratio)
+
     def sending_from(self, t: float) -> float:
         return self.inner.sending_from(t)
