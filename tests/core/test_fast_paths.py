@@ -116,6 +116,17 @@ def test_send_waits_out_holes_then_takes_the_earliest_fit(rates_mbps, ops):
             held.append((expected[0], expected[0] + expected[1]))
 
 
+@settings(max_examples=300, deadline=None)
+@given(rates_mbps=st.lists(st.sampled_from([0.0, 0.05, 0.4, 2.0]), min_size=1, max_size=6).filter(any),
+       starts=st.lists(st.one_of(_grid, st.floats(0, 20)), min_size=1, max_size=20),
+       n_bytes=st.sampled_from([0, 1, 1500, 60_000, 400_000]))
+def test_transfer_from_is_sending_from_then_transfer_s(rates_mbps, starts, n_bytes):
+    link = Link(TraceBandwidth([0.25] * len(rates_mbps), [r * 1e6 for r in rates_mbps]), np.random.default_rng(0))
+    for t in starts:
+        ready = link.sending_from(t)
+        assert link.transfer_from(t, n_bytes) == (ready, link.transfer_s(ready, n_bytes))
+
+
 def test_send_without_commit_changes_nothing():
     link = Link(ConstantBandwidth(8e6), np.random.default_rng(0))  # 1 MB/s
     medium = SharedMedium()
