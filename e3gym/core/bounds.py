@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from e3gym.core.cluster import CLOUD, END, Cluster, Estimates, FifoResource
+from e3gym.core.profiles import DeviceProfile
 from e3gym.core.workload import Request
 
 # Relative and absolute slack of a bound: the timeline's latency is a difference of sums of ~20
@@ -36,7 +37,7 @@ def _free_after(resource: FifoResource, ready_s: np.ndarray) -> np.ndarray:
     """Per ready time, the earliest time from it that is inside no worker's busy block (a job's start is
     never earlier: :meth:`FifoResource.reserve` places jobs in gaps)."""
     best = None
-    for starts, ends in zip(resource._starts, resource._ends):
+    for starts, ends in resource.blocks():
         if not ends:
             return ready_s  # an idle worker: the bound is the ready time itself
         e = np.asarray(ends)
@@ -75,13 +76,14 @@ class ActionBounds:
                                   for t, c, m in effective])
         self._matrices: dict[tuple[str, str, str], np.ndarray] = {}
         self._mean_job_s: dict[str, float] = {}
+        self._sigmas: dict[str, list[float]] = {}
 
-    def _matrix(self, device: str, edge: str, cloud: str) -> np.ndarray:
+    def _matrix(self, device: DeviceProfile, edge: DeviceProfile, cloud: DeviceProfile) -> np.ndarray:
         """Per action (rows), the constant of each term (columns): n_models + 1 columns of the device's
         compute before the cut (the last one: encoding at cut 0, not noisy), 2 n_models of the server's
         compute after it (edge models, then cloud models), the server's decode, then the twelve terms
         numbered by the class constants (_UP ... _CLOUD_WAIT)."""
-        key = (device, edge, cloud)
+        key = (device.name, edge.name, cloud.name)
         matrix = self._matrices.get(key)
         if matrix is not None:
             return matrix
@@ -89,16 +91,16 @@ class ActionBounds:
         matrix = np.zeros((len(self._effective), 3 * n + 2 + 12))
         rest = 3 * n + 2
         for row, (tier, cut, m) in enumerate(self._effective):
-            prefix = table._prefix[device][m]
-            local = prefix[cut] - prefix[0] if cut > 0 else table._encode[device][m]
+            prefix = table.prefix(device, m)
+            local = prefix[cut] - prefix[0] if cut > 0 else table.encode_s(device, m)
             matrix[row, m if cut > 0 else n] = local
             matrix[row, rest + self._LOCAL_WAIT] = 1.0 if local > 0 else 0.0  # a FIFO job only when > 0
             if tier == END:
                 continue
             server = cloud if tier == CLOUD else edge
-            prefix = table._prefix[server][m]
+            prefix = table.prefix(server, m)
             matrix[row, n + 1 + m + n * (tier == CLOUD)] = prefix[-1] - prefix[cut]
-            matrix[row, 3 * n + 1] = table._decode[server][m] if cut == 0 else 0.0
+            matrix[row, 3 * n + 1] = table.decode_s(server, m) if cut == 0 else 0.0
             up_bits, down_bits = 8.0 * table.cut_wire_bytes[m][cut], 8.0 * table.result_wire_bytes[m]
             matrix[row, rest + self._UP] = up_bits
             matrix[row, rest + self._DOWN] = down_bits
@@ -114,9 +116,13 @@ class ActionBounds:
         self._matrices[key] = matrix
         return matrix
 
-    def _multipliers(self, cluster: Cluster, name: str, z: float, scale: float = 1.0) -> list[float]:
-        """Compute-time multipliers per model on ``name``, as Cluster._compute_s applies them, x ``scale``."""
-        return [(math.exp(s * z) if cluster.latency_noise and s else 1.0) * scale for s in self.table._sigma[name]]
+    def _multipliers(self, cluster: Cluster, device: DeviceProfile, z: float, scale: float = 1.0) -> list[float]:
+        """Compute-time multipliers per model on ``device``, as Cluster._compute_s applies them, x ``scale``."""
+        sigmas = self._sigmas.get(device.name)
+        if sigmas is None:
+            sigmas = self._sigmas[device.name] = [self.table.sigma(device, m) for m in range(self.n_models)]
+        noisy = cluster.latency_noise
+        return [(math.exp(s * z) if noisy and s else 1.0) * scale for s in sigmas]
 
     def _mean_job(self, device) -> float:
         mean = self._mean_job_s.get(device.name)
@@ -133,7 +139,7 @@ class ActionBounds:
         user = cluster.users[request.user]
         z_local, z_edge, z_cloud = request.noise
         device, edge, cloud = user.device, cluster.edge, cluster.cloud
-        matrix = self._matrix(device.name, edge.device.name, cloud.device.name)
+        matrix = self._matrix(device, edge.device, cloud.device)
         access, radio = user.access, user.radio
         rtt, arrival = access.rtt_s, request.arrival_s
         fixed = cluster.tcp.handshake_rtts(radio.connected) * rtt  # before the first byte
@@ -150,9 +156,9 @@ class ActionBounds:
             waits = (estimates.queue_local * self._mean_job(device),
                      estimates.queue_edge * self._mean_job(edge.device) / edge.n_workers * edge.slowdown,
                      estimates.queue_cloud * self._mean_job(cloud.device) / cloud.n_workers * cloud.slowdown)
-        local = [*self._multipliers(cluster, device.name, z_local), 1.0]
-        server = [*self._multipliers(cluster, edge.device.name, z_edge, edge.slowdown),
-                  *self._multipliers(cluster, cloud.device.name, z_cloud, cloud.slowdown), 1.0]
+        local = [*self._multipliers(cluster, device, z_local), 1.0]
+        server = [*self._multipliers(cluster, edge.device, z_edge, edge.slowdown),
+                  *self._multipliers(cluster, cloud.device, z_cloud, cloud.slowdown), 1.0]
         terms = [1 / rates[0], 1 / rates[1], 1 / rates[2], 1 / rates[3], rtt / 2, rtt / 2,
                  cluster.wan_up.propagation_s, cluster.wan_down.propagation_s, fixed, *waits]
         factors = np.array(local + server + terms)
@@ -162,7 +168,7 @@ class ActionBounds:
             if local_wait > 0:  # a FIFO job starts no earlier than the end of the busy block it is ready in
                 factors[len(local) + len(server) + self._LOCAL_WAIT] = local_wait
                 latency = matrix @ factors
-            if _busy_after(edge.resource, arrival) or _busy_after(cloud.resource, arrival):
+            if edge.resource.busy_after(arrival) or cloud.resource.busy_after(arrival):
                 ready = factors.copy()  # when each job is ready at its server: the terms before it
                 ready[len(local):len(local) + len(server)] = 0.0
                 ready[len(local) + len(server) + np.array([self._DOWN, self._WAN_DOWN, self._RTT_DOWN,
@@ -185,11 +191,6 @@ class ActionBounds:
             offloaded = matrix[:, len(local) + len(server) + self._FIXED]  # 1 for an offload, else 0
             joules = joules + access.promotion_s * access.promotion_w * offloaded
         return latency, joules * (1 - REL_SLACK)
-
-
-def _busy_after(resource: FifoResource, t: float) -> bool:
-    """Whether any worker of ``resource`` has a block ending after ``t``."""
-    return any(ends and ends[-1] > t for ends in resource._ends)
 
 
 def best_of(upper: np.ndarray, evaluate: Callable[[int], float]) -> tuple[int, float, int]:

@@ -173,6 +173,14 @@ class FifoResource:
         heapq.heappush(self._finishes, finish)
         return start, finish
 
+    def blocks(self) -> list[tuple[list[float], list[float]]]:
+        """Each worker's busy blocks as ``(starts, ends)``: sorted, disjoint and apart (read only)."""
+        return list(zip(self._starts, self._ends))
+
+    def busy_after(self, t: float) -> bool:
+        """Whether any worker has a block ending after ``t``."""
+        return any(ends and ends[-1] > t for ends in self._ends)
+
     def queue_length(self, now_s: float) -> int:
         """Jobs reserved and not yet finished at ``now_s``; forgets jobs finished by then.
 
