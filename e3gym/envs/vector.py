@@ -174,16 +174,17 @@ class EndEdgeCloudVectorEnv(gym.vector.VectorEnv):
 
     def _stack_columns(self, env_infos: list[dict[str, Any]]) -> dict[str, Any] | None:
         """The column-wise fast path of :meth:`stack_infos`; None where it does not apply."""
-        keys = env_infos[0].keys()
-        if "final_obs" in keys or any(info.keys() != keys for info in env_infos):
-            return None
+        keys = tuple(env_infos[0])
+        if "final_obs" in keys or any(tuple(info) != keys for info in env_infos):
+            return None  # (the same keys in another order also go the general way)
         n = len(env_infos)
         out: dict[str, Any] = {}
-        for key, first in env_infos[0].items():
-            column = [info[key] for info in env_infos]
-            kind = type(first)
-            if any(type(v) is not kind for v in column):
+        for key, column in zip(keys, zip(*(info.values() for info in env_infos))):
+            kinds = set(map(type, column))
+            if len(kinds) != 1:
                 return None
+            kind = kinds.pop()
+            first = column[0]
             if kind is dict:
                 array = self._stack_columns(column)
                 if array is None:
