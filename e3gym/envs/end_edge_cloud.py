@@ -73,10 +73,12 @@ class _RecordedMedium(SharedMedium):
         super().__init__()
         self.log, self.lane = log, lane
 
-    def reserve(self, start_s: float, airtime_s: float) -> None:
-        super().reserve(start_s, airtime_s)
-        if airtime_s > 0:
-            self.log.append((self.lane, start_s, start_s + airtime_s))
+    def send(self, link, ready_s: float, n_bytes: float, commit: bool = True, now_s: float = -math.inf
+             ) -> tuple[float, float]:
+        start, air = super().send(link, ready_s, n_bytes, commit, now_s)
+        if commit and air > 0:  # what send() held (its fast path holds without calling reserve())
+            self.log.append((self.lane, start, start + air))
+        return start, air
 
 
 def record_reservations(cluster: Cluster, log: list) -> list[str]:
