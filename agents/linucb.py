@@ -62,15 +62,16 @@ class LinUCBModel:
         self.A_inv = np.repeat(np.eye(dim)[None] / self.config.lam, n_arms, axis=0)
         self.b = np.zeros((n_arms, dim))
         self.counts = np.zeros(n_arms, dtype=np.int64)
+        self._theta = np.zeros((n_arms, dim))  # A_inv b, kept up to date by update() and add_prior_mean()
 
     def theta(self) -> np.ndarray:
         """Ridge estimates theta_a = A_a^-1 b_a for every arm, shape (n_arms, d)."""
-        return np.einsum("kij,kj->ki", self.A_inv, self.b)
+        return self._theta.copy()
 
     def ucb(self, x: np.ndarray) -> np.ndarray:
         """UCB score of every arm for context ``x``."""
         width = np.sqrt(np.maximum(np.einsum("i,kij,j->k", x, self.A_inv, x), 0.0))
-        return self.theta() @ x + self.config.alpha * width
+        return self._theta @ x + self.config.alpha * width
 
     def select(self, x: np.ndarray, allowed: np.ndarray | None = None) -> int:
         """The arm with the highest UCB (ties: lowest index), among ``allowed`` if given."""
@@ -82,6 +83,7 @@ class LinUCBModel:
     def add_prior_mean(self, value: float, bias_index: int = -1) -> None:
         """Centre every arm's ridge prior on ``value`` for the bias feature (``b += lam * value * e``)."""
         self.b[:, bias_index] += self.config.lam * value
+        self._theta = np.einsum("kij,kj->ki", self.A_inv, self.b)
 
     def update(self, arm: int, x: np.ndarray, reward: float) -> None:
         """Add one observation to ``arm``'s model (Sherman-Morrison)."""
@@ -90,6 +92,9 @@ class LinUCBModel:
         a_inv -= np.outer(ax, ax) / (1.0 + x @ ax)
         self.b[arm] += reward * x
         self.counts[arm] += 1
+        # Only this arm's estimate moves; one arm's einsum gives the batched one's floats exactly
+        # (tests/agents/test_linucb.py holds the two equal bit for bit).
+        self._theta[arm] = np.einsum("ij,j->i", a_inv, self.b[arm])
 
 
 class LinUCB:

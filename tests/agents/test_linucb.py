@@ -30,6 +30,21 @@ def test_sherman_morrison_matches_the_closed_form(seed, n_arms, dim, n, alpha, l
     assert model.select(x) == int(np.argmax(model.ucb(x)))
 
 
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n_arms=st.integers(1, 40), dim=st.integers(1, 24), n=st.integers(0, 60),
+       prior=st.one_of(st.none(), st.floats(-5, 5)))
+def test_kept_estimates_are_the_batched_ones_bit_for_bit(seed, n_arms, dim, n, prior):
+    # update() refreshes only the played arm's estimate; it must equal recomputing every arm, exactly,
+    # or LinUCB's decisions would depend on how it was computed
+    rng = np.random.default_rng(seed)
+    model = LinUCBModel(n_arms, dim)
+    for step in range(n):
+        if prior is not None and step == n // 2:
+            model.add_prior_mean(prior)
+        model.update(int(rng.integers(n_arms)), rng.normal(size=dim), float(rng.normal()))
+    assert np.array_equal(model.theta(), np.einsum("kij,kj->ki", model.A_inv, model.b))
+
+
 def test_learns_the_better_arm_of_a_linear_bandit():
     rng = np.random.default_rng(0)
     true = np.array([[1.0, -1.0], [-1.0, 1.0]])  # arm 0 pays on x[0], arm 1 on x[1]
