@@ -42,7 +42,9 @@ def _free_after(resource: FifoResource, ready_s: np.ndarray) -> np.ndarray:
             return ready_s  # an idle worker: the bound is the ready time itself
         e = np.asarray(ends)
         i = np.searchsorted(e, ready_s, side="right")  # the first block not over by the ready time
-        inside = np.asarray(starts + [math.inf])[i] <= ready_s
+        # strictly inside: a job ready exactly at a block's start may still fit before it when its
+        # duration is below the clock's rounding
+        inside = np.asarray(starts + [math.inf])[i] < ready_s
         free = np.where(inside, np.append(e, math.inf)[i], ready_s)
         best = free if best is None else np.minimum(best, free)
     return best
@@ -190,7 +192,8 @@ class ActionBounds:
         if idle:
             offloaded = matrix[:, len(local) + len(server) + self._FIXED]  # 1 for an offload, else 0
             joules = joules + access.promotion_s * access.promotion_w * offloaded
-        return latency, joules * (1 - REL_SLACK)
+        # The timeline's idle time is a difference of clock readings: its rounding is absolute, as the latency's.
+        return latency, joules * (1 - REL_SLACK) - idle_w * ABS_SLACK_S * (1 + arrival)
 
 
 def best_of(upper: np.ndarray, evaluate: Callable[[int], float]) -> tuple[int, float, int]:

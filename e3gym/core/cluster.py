@@ -133,10 +133,11 @@ class FifoResource:
         """Reserve the earliest slot; returns (start_s, finish_s)."""
         if self.n_workers == 1:  # slot() for one worker, without the call
             starts, ends = self._starts[0], self._ends[0]
-            if duration_s > 0 and (not ends or starts[-1] <= ready_s):
-                # Ready after the last block starts (the usual case, idle or queued): what _slot() and the
-                # general merge below give, without the searches. Ready inside the last block, the job
-                # cannot fit before its end (it starts no earlier than ready); after it, it starts at once.
+            if not ends or starts[-1] <= ready_s < ready_s + duration_s:
+                # Ready at or after the last block's start, with a duration the clock can hold (ready_s +
+                # duration_s > ready_s; the usual case, idle or queued): what _slot() and the merge below
+                # give, without the searches. Inside the last block the job fits no gap before the
+                # block's end; after it, it starts at once.
                 if ends and ready_s < ends[-1]:
                     self.gap_checks += 2  # the last block's gap, passed over, and the open one after it
                     start = ends[-1]

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 import e3gym  # noqa: F401  (registers the envs)
 from e3gym.agents.baselines import Greedy
 from e3gym.core.bounds import best_of
+from e3gym.core.cluster import CLOUD
+from e3gym.core.workload import Request
 from e3gym.errors import E3GymError
 
 # Constant links make the bounds tight (a lone transfer takes exactly bits / peak), LTE users idle
@@ -62,6 +64,23 @@ def test_bounds_hold_and_the_search_finds_the_argmax(name, seed, mode, energy_we
         # the oracle's choice most of the time, anything else otherwise: queues of every shape
         chosen = best.index if rng.random() > explore else int(rng.integers(len(actions)))
         obs = env.step(np.array(actions[chosen]))[0]
+
+
+def test_bounds_hold_late_in_a_long_episode():
+    # At a clock of 1e3..1e7 s the timeline's latency and idle time are differences of large clock
+    # readings, so their rounding is absolute: the bounds' slack must be too. A request lands inside
+    # an earlier one's radio activity (a slowed cloud keeps it busy), so the radio adds no energy.
+    scenario = small_scenario(users={"count": 1, "access": "wifi"}, cloud={"slowdown": 1000.0},
+                              models={"latency_noise": False})
+    env = gym.make("e3gym/EndEdgeCloud-v1", scenario=scenario, energy_weight=1.0).unwrapped
+    env.reset(seed=0)
+    cluster, actions = env.system, env.distinct_actions()
+    for clock in (1e3, 1e5, 1e7):
+        for k in range(5):
+            first = Request(2 * k, clock + 0.37123 * k, 0, 0.0, math.inf, (0.0, 0.0, 0.0))
+            cluster.serve(first, CLOUD, 0, 2)  # resnet50 on the slowed cloud
+            env._request = Request(2 * k + 1, first.arrival_s + 0.01, 0, 0.0, math.inf, (0.0, 0.0, 0.0))
+            _check_search(env, _every_outcome(env))
 
 
 def test_the_search_runs_few_timelines_on_the_default_scenario():

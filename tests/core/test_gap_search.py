@@ -129,3 +129,14 @@ def test_gap_checks_stay_flat_along_an_overloaded_episode():
     # Overload: far more jobs are outstanding at the end, which a scan from the first reservation visits.
     assert last > 3 * first, (first, last)
     assert per_step[-1] <= 1.5 * per_step[0], per_step
+
+
+def test_a_duration_below_the_clocks_rounding_fits_before_a_block_as_the_search_says():
+    # ready exactly at the last block's start, and ready + d == ready: the search lets the job "fit"
+    # before the block (it overlaps nothing in floating point); the fast path must not move it behind
+    for clock, tiny in ((1000.0, 1e-14), (1e6, 5e-11)):
+        res = FifoResource(1)
+        res.reserve(clock, 1.0)
+        assert clock + tiny == clock
+        assert res.reserve(clock, tiny) == (clock, clock)
+        assert res.slot(clock + 0.5, 1.0) == (clock + 1.0, 0)  # still one block [clock, clock + 1)
