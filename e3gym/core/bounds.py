@@ -28,9 +28,15 @@ from e3gym.core.cluster import CLOUD, END, Cluster, Estimates, FifoResource
 from e3gym.core.profiles import DeviceProfile
 from e3gym.core.workload import Request
 
-# Relative and absolute slack of a bound: the timeline's latency is a difference of sums of ~20
-# float64 terms, each rounding by at most 2**-53 of the clock's magnitude.
-REL_SLACK, ABS_SLACK_S = 1e-9, 1e-9
+# Slack of a bound: relative, for sums of ~20 float64 terms in another order, and absolute, for the
+# timeline's differences of clock readings (each of its ~20 operations rounds by at most 2**-53 of
+# the clock: ~2e-15 x clock in all; the slack is 1e-12 x clock + 1 ns).
+REL_SLACK, ABS_SLACK_S, CLOCK_SLACK = 1e-9, 1e-9, 1e-12
+
+
+def _clock_slack(clock_s: float) -> float:
+    """Absolute slack of a bound at simulated time ``clock_s``."""
+    return ABS_SLACK_S + CLOCK_SLACK * abs(clock_s)
 
 
 def _free_after(resource: FifoResource, ready_s: np.ndarray) -> np.ndarray:
@@ -58,6 +64,9 @@ class ActionBounds:
     propagation, waits. The constants are one matrix per device kind (they depend on the latency
     table only, so one object serves every episode of an env), and a bound is one matrix-vector
     product with the request's factors (:meth:`lower_bounds`).
+
+    ``tier``, ``cut``, ``model`` and ``accuracy`` hold each action as the timeline serves it
+    (:meth:`Cluster.effective`: an all-local action's cut is its model's block count).
     """
 
     # The factor of each column group (see _matrix).
@@ -76,6 +85,7 @@ class ActionBounds:
         # The accuracy each action's outcome has (Cluster._timeline: an inner cut serves the split accuracy).
         self.accuracy = np.array([table.split_accuracy[m] if t != END and c > 0 else cluster.accuracy[m]
                                   for t, c, m in effective])
+        self._terms = 3 * self.n_models + 2  # the column of _UP: compute and decode columns come first
         self._matrices: dict[tuple[str, str, str], np.ndarray] = {}
         self._mean_job_s: dict[str, float] = {}
         self._sigmas: dict[str, list[float]] = {}
@@ -90,8 +100,8 @@ class ActionBounds:
         if matrix is not None:
             return matrix
         table, n = self.table, self.n_models
-        matrix = np.zeros((len(self._effective), 3 * n + 2 + 12))
-        rest = 3 * n + 2
+        rest = self._terms
+        matrix = np.zeros((len(self._effective), rest + 12))
         for row, (tier, cut, m) in enumerate(self._effective):
             prefix = table.prefix(device, m)
             local = prefix[cut] - prefix[0] if cut > 0 else table.encode_s(device, m)
@@ -126,7 +136,8 @@ class ActionBounds:
         noisy = cluster.latency_noise
         return [(math.exp(s * z) if noisy and s else 1.0) * scale for s in sigmas]
 
-    def _mean_job(self, device) -> float:
+    def _mean_job(self, device: DeviceProfile) -> float:
+        """The device's mean whole-model time (what predict() charges per reported queued job)."""
         mean = self._mean_job_s.get(device.name)
         if mean is None:
             mean = self._mean_job_s[device.name] = self.table.mean_total_s(device)
@@ -168,17 +179,17 @@ class ActionBounds:
         if estimates is None:
             local_wait = float(_free_after(user.resource, np.array([arrival]))[0]) - arrival
             if local_wait > 0:  # a FIFO job starts no earlier than the end of the busy block it is ready in
-                factors[len(local) + len(server) + self._LOCAL_WAIT] = local_wait
+                factors[self._terms + self._LOCAL_WAIT] = local_wait
                 latency = matrix @ factors
             if edge.resource.busy_after(arrival) or cloud.resource.busy_after(arrival):
                 ready = factors.copy()  # when each job is ready at its server: the terms before it
-                ready[len(local):len(local) + len(server)] = 0.0
-                ready[len(local) + len(server) + np.array([self._DOWN, self._WAN_DOWN, self._RTT_DOWN,
+                ready[len(local):self._terms] = 0.0
+                ready[self._terms + np.array([self._DOWN, self._WAN_DOWN, self._RTT_DOWN,
                                                            self._PROP_DOWN])] = 0.0
                 ready_s = arrival + matrix @ ready
                 free = np.where(self.cloud, _free_after(cloud.resource, ready_s), _free_after(edge.resource, ready_s))
                 latency = latency + np.where(self.offload, free - ready_s, 0.0)
-        latency = latency * (1 - REL_SLACK) - ABS_SLACK_S * (1 + arrival)
+        latency = latency * (1 - REL_SLACK) - _clock_slack(arrival)
         if not energy:
             return latency, None
         # Energy (Cluster._timeline): busy while computing locally, idle from then until the result
@@ -187,13 +198,13 @@ class ActionBounds:
         busy_w, idle_w = device.busy_power_w or 0.0, device.idle_power_w or 0.0
         power = np.full(len(factors), idle_w)
         power[:len(local)] = busy_w
-        power[len(local) + len(server) + self._LOCAL_WAIT] = 0.0
+        power[self._terms + self._LOCAL_WAIT] = 0.0
         joules = matrix @ (factors * power)
         if idle:
-            offloaded = matrix[:, len(local) + len(server) + self._FIXED]  # 1 for an offload, else 0
+            offloaded = matrix[:, self._terms + self._FIXED]  # 1 for an offload, else 0
             joules = joules + access.promotion_s * access.promotion_w * offloaded
         # The timeline's idle time is a difference of clock readings: its rounding is absolute, as the latency's.
-        return latency, joules * (1 - REL_SLACK) - idle_w * ABS_SLACK_S * (1 + arrival)
+        return latency, joules * (1 - REL_SLACK) - idle_w * _clock_slack(arrival)
 
 
 def best_of(upper: np.ndarray, evaluate: Callable[[int], float]) -> tuple[int, float, int]:

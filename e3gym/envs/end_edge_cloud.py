@@ -40,7 +40,8 @@ OBS_DEADLINE_S_MAX = 1.0
 
 class BestAction(NamedTuple):
     """What :meth:`EndEdgeCloudEnv.best_what_if` found: the action's index in ``distinct_actions()``, its
-    outcome and reward, and how many timelines the search ran."""
+    outcome (the what-if outcome, or the predicted one when estimates were given) and its reward, and
+    how many timelines the search ran."""
 
     index: int
     outcome: Outcome
