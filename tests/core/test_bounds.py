@@ -74,7 +74,7 @@ def test_bounds_hold_late_in_a_long_episode():
                               models={"latency_noise": False})
     env = gym.make("e3gym/EndEdgeCloud-v1", scenario=scenario, energy_weight=1.0).unwrapped
     env.reset(seed=0)
-    cluster, actions = env.system, env.distinct_actions()
+    cluster = env.system
     for clock in (1e3, 1e5, 1e7):
         for k in range(5):
             first = Request(2 * k, clock + 0.37123 * k, 0, 0.0, math.inf, (0.0, 0.0, 0.0))
