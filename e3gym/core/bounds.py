@@ -87,8 +87,6 @@ class ActionBounds:
                                   for t, c, m in effective])
         self._terms = 3 * self.n_models + 2  # the column of _UP: compute and decode columns come first
         self._matrices: dict[tuple[str, str, str], np.ndarray] = {}
-        self._mean_job_s: dict[str, float] = {}
-        self._sigmas: dict[str, list[float]] = {}
 
     def _matrix(self, device: DeviceProfile, edge: DeviceProfile, cloud: DeviceProfile) -> np.ndarray:
         """Per action (rows), the constant of each term (columns): n_models + 1 columns of the device's
@@ -130,18 +128,8 @@ class ActionBounds:
 
     def _multipliers(self, cluster: Cluster, device: DeviceProfile, z: float, scale: float = 1.0) -> list[float]:
         """Compute-time multipliers per model on ``device``, as Cluster._compute_s applies them, x ``scale``."""
-        sigmas = self._sigmas.get(device.name)
-        if sigmas is None:
-            sigmas = self._sigmas[device.name] = [self.table.sigma(device, m) for m in range(self.n_models)]
         noisy = cluster.latency_noise
-        return [(math.exp(s * z) if noisy and s else 1.0) * scale for s in sigmas]
-
-    def _mean_job(self, device: DeviceProfile) -> float:
-        """The device's mean whole-model time (what predict() charges per reported queued job)."""
-        mean = self._mean_job_s.get(device.name)
-        if mean is None:
-            mean = self._mean_job_s[device.name] = self.table.mean_total_s(device)
-        return mean
+        return [(math.exp(s * z) if noisy and s else 1.0) * scale for s in self.table.sigmas(device)]
 
     def lower_bounds(self, cluster: Cluster, request: Request, energy: bool = False,
                      estimates: Estimates | None = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -163,12 +151,11 @@ class ActionBounds:
             rates = (user.uplink.max_bps(), cluster.wan_up.max_bps(), user.downlink.max_bps(),
                      cluster.wan_down.max_bps())
             waits = (0.0, 0.0, 0.0)
-        else:  # predict()'s constant rates and backlogs: reported counts x mean job time per worker
+        else:  # predict()'s constant rates and backlogs
             wan = max(estimates.wan_bps, 1.0)
             rates = (max(estimates.uplink_bps, 1.0), wan, max(estimates.downlink_bps or estimates.uplink_bps, 1.0), wan)
-            waits = (estimates.queue_local * self._mean_job(device),
-                     estimates.queue_edge * self._mean_job(edge.device) / edge.n_workers * edge.slowdown,
-                     estimates.queue_cloud * self._mean_job(cloud.device) / cloud.n_workers * cloud.slowdown)
+            waits = (cluster.backlog_s(user, estimates.queue_local), cluster.backlog_s(edge, estimates.queue_edge),
+                     cluster.backlog_s(cloud, estimates.queue_cloud))
         local = [*self._multipliers(cluster, device, z_local), 1.0]
         server = [*self._multipliers(cluster, edge.device, z_edge, edge.slowdown),
                   *self._multipliers(cluster, cloud.device, z_cloud, cloud.slowdown), 1.0]

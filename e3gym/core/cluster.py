@@ -323,6 +323,7 @@ class LatencyTable:
                                partition and m.has_blocks else m.top1 for m in self.models]
         self._prefix: dict[str, list[list[float]]] = {}
         self._sigma: dict[str, list[float]] = {}
+        self._mean_total: dict[str, float] = {}
         self._encode: dict[str, list[float]] = {}
         self._decode: dict[str, list[float]] = {}
 
@@ -339,6 +340,7 @@ class LatencyTable:
             sigmas.append(device.spread(m.name))
         self._prefix[device.name] = rows
         self._sigma[device.name] = sigmas
+        self._mean_total[device.name] = math.fsum(r[-1] for r in rows) / len(rows)
         if self.payload.input == "jpeg":
             codec = self.jpeg.times(device, self.payload.quality)
             self._encode[device.name] = [codec.encode_s(px) for px in self.pixels]
@@ -352,12 +354,15 @@ class LatencyTable:
 
     def mean_total_s(self, device: DeviceProfile) -> float:
         """Mean whole-model time over the models: what one reported queued job is expected to cost."""
-        rows = self._prefix[device.name]
-        return math.fsum(r[-1] for r in rows) / len(rows)
+        return self._mean_total[device.name]
 
     def sigma(self, device: DeviceProfile, model: int) -> float:
         """Log-normal spread of run-to-run variation."""
         return self._sigma[device.name][model]
+
+    def sigmas(self, device: DeviceProfile) -> list[float]:
+        """The spread of every model on ``device``, in model order (read only)."""
+        return self._sigma[device.name]
 
     def encode_s(self, device: DeviceProfile, model: int) -> float:
         """Time to encode the model's input frame on ``device`` (0 for raw input)."""
@@ -450,8 +455,12 @@ class Cluster:
         """
         return self._timeline(request, tier, cut, model, False, estimates)
 
-    def _backlog_s(self, device: DeviceProfile, workers: int, count: float) -> float:
-        return count * self.table.mean_total_s(device) / workers
+    def backlog_s(self, server: Server | User, count: float) -> float:
+        """What :meth:`predict` charges for ``count`` reported queued jobs: count x the mean whole-model
+        time per worker, x the slowdown of a server."""
+        if isinstance(server, User):
+            return count * self.table.mean_total_s(server.device)  # one worker, no slowdown
+        return count * self.table.mean_total_s(server.device) / server.n_workers * server.slowdown
 
     def _timeline(self, request: Request, tier: int, cut: int, model: int, commit: bool,
                   est: Estimates | None) -> Outcome:
@@ -476,7 +485,7 @@ class Cluster:
             out.encode_s = job
         if job > 0:
             if est is not None:
-                start = t + self._backlog_s(device, 1, est.queue_local)
+                start = t + self.backlog_s(user, est.queue_local)
             elif commit:
                 start = user.resource.reserve(t, job)[0]
             else:
@@ -556,7 +565,7 @@ class Cluster:
         job = decode + compute
         if est is not None:
             count = est.queue_edge if tier == EDGE else est.queue_cloud
-            start = t + self._backlog_s(server_device, server.n_workers, count) * server.slowdown
+            start = t + self.backlog_s(server, count)
         elif commit:
             start = server.resource.reserve(t, job)[0]
         else:
