@@ -16,7 +16,7 @@ stopping problem) and CartPole each get a block of comparable length.
 Writes ``benchmarks/results/throughput.json``:
 ``{"single": {env_id: ratio}, "vector": {env_id: {n_envs: ratio}}, "oracle_steps_per_decision": {env_id:
 steps}, "cartpole_steps_per_s": ...,
-"hardware": ..., "command": ...}``. A vector env enters through :func:`vector_ratios` alone: for
+"hardware": ..., "compiled_core": [modules run compiled by mypyc], "command": ...}``. A vector env enters through :func:`vector_ratios` alone: for
 every id that registers a ``vector_entry_point`` it builds one :class:`Subject` per batch size
 (1, 64, 1024; ``steps_per_call = n_envs``, so its rate is decisions/s) and measures each with
 :func:`interleaved_ratio`. ``oracle_steps_per_decision`` is the CPU time of one Oracle ``act()`` in
@@ -51,6 +51,7 @@ from rich.progress import (
 from rich.table import Table
 
 import e3gym
+from e3gym.core import compiled_modules
 from e3gym.errors import E3GymError
 from e3gym.files import write_json_atomic
 
@@ -306,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     command = shlex.join(["python", "benchmarks/throughput.py", *(sys.argv[1:] if argv is None else argv)])
     result = {"single": single, "vector": vector, "oracle_steps_per_decision": oracle,
               "cartpole_steps_per_s": round(statistics.median(ref_rates)), "hardware": hardware(),
-              "command": command}
+              "compiled_core": compiled_modules(), "command": command}
     write_json_atomic(args.out, result)
     console.print(f"wrote {args.out}")
 

@@ -41,6 +41,8 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from mypy_extensions import mypyc_attr
+
 from e3gym.core.network import Link, SharedMedium
 from e3gym.core.payload import (
     JpegModel,
@@ -58,6 +60,7 @@ from e3gym.core.radio import (
     AccessType,
     RadioState,
     TcpModel,
+    init_args,
     slow_start,
 )
 from e3gym.core.workload import Request
@@ -70,6 +73,7 @@ COMPONENTS = ("local_queue_s", "local_compute_s", "encode_s", "radio_promotion_s
               "decode_s", "edge_compute_s", "cloud_compute_s", "downlink_s", "propagation_s")
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 class FifoResource:
     """A server with ``n_workers`` identical workers on which jobs are reserved in issue order.
 
@@ -202,6 +206,25 @@ class FifoResource:
         return len(f)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
+class RecordedFifo(FifoResource):
+    """A FIFO resource that also logs each reservation as ``(lane of its worker, start_s, finish_s)`` (for the
+    rendered timeline; beside the FIFO so that it compiles, copies and pickles with it)."""
+
+    __slots__ = ("log", "lane")
+
+    def __init__(self, n_workers: int, log: list, lane: int):
+        super().__init__(n_workers)
+        self.log, self.lane = log, lane
+
+    def reserve(self, ready_s: float, duration_s: float) -> tuple[float, float]:
+        worker = self.slot(ready_s, duration_s)[1]  # the worker reserve() takes (slot reserves nothing)
+        start, finish = super().reserve(ready_s, duration_s)
+        self.log.append((self.lane + worker, start, finish))
+        return start, finish
+
+
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 @dataclass(slots=True)
 class Outcome:
     """What happened to one request: the breakdown (``*_s``), the total, accuracy and device energy."""
@@ -250,6 +273,7 @@ class Outcome:
         return -self.latency_s, self.accuracy, -self.energy_j
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 @dataclass
 class User:
     """One end user: a device, its own up/down rate curves, its cell and its access network."""
@@ -263,6 +287,7 @@ class User:
     radio: RadioState = field(default_factory=RadioState)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 @dataclass
 class Server:
     """An edge server or the cloud: a device profile behind a FIFO with ``n_workers`` workers."""
@@ -276,9 +301,18 @@ class Server:
         self.resource = FifoResource(self.n_workers)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 @dataclass(frozen=True)
 class Estimates:
     """What an agent can know when it predicts: measured bandwidths and reported queue counts."""
+
+    # Frozen: a copy is the object itself, and pickling rebuilds it through __init__ (compiled, the
+    # default protocol would set each field and hit the frozen check).
+    def __deepcopy__(self, memo: dict) -> Estimates:
+        return self
+
+    def __reduce__(self) -> tuple:
+        return type(self), init_args(self)
 
     uplink_bps: float
     wan_bps: float
@@ -296,6 +330,7 @@ def _prefix_sums(times: Sequence[float]) -> list[float]:
     return out
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 class LatencyTable:
     """Per-device, per-model compute times for every cut, and the bytes each cut sends.
 
@@ -342,6 +377,7 @@ class LatencyTable:
         self._sigma[device.name] = sigmas
         self._mean_total[device.name] = math.fsum(r[-1] for r in rows) / len(rows)
         if self.payload.input == "jpeg":
+            assert self.jpeg is not None  # checked in __init__
             codec = self.jpeg.times(device, self.payload.quality)
             self._encode[device.name] = [codec.encode_s(px) for px in self.pixels]
             self._decode[device.name] = [codec.decode_s(px) for px in self.pixels]
@@ -373,6 +409,7 @@ class LatencyTable:
         return self._decode[device.name][model]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 class Cluster:
     """Users in cells, an edge server, a cloud and the WAN, with the request timeline above.
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
+from mypy_extensions import mypyc_attr
 
 from e3gym.core.coinference import FadingChannel
 from e3gym.errors import E3GymError
@@ -75,6 +76,7 @@ def _positive(name: str, value: float) -> float:
     return float(value)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 @dataclass
 class ConstantBandwidth:
     """A link whose bandwidth never changes."""
@@ -142,6 +144,7 @@ def _choice_cdf(p: np.ndarray) -> tuple[float, ...]:
     return tuple(cdf.tolist())
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 class MarkovBandwidth:
     """Continuous-time Markov chain over bandwidth states with exponential dwell times.
 
@@ -189,6 +192,7 @@ class MarkovBandwidth:
         return float(np.dot(self.stationary, self.states_bps))
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 class RayleighFading:
     """Block Rayleigh fading as a bandwidth process: each block a fresh gain of a
     :class:`~e3gym.core.coinference.FadingChannel`, at that channel's Shannon rate (the one rate law).
@@ -240,6 +244,7 @@ class RayleighFading:
         return float(np.trapezoid(self.channel.rate_bps(h) * np.exp(-h), h))
 
 
+@mypyc_attr(native_class=False)  # a Python class when compiled: variant() copies its __dict__
 class TraceBandwidth:
     """Replays a recorded trace of (duration_s, bandwidth_bps) segments, looping at its end.
 
@@ -330,9 +335,9 @@ def _numbers(path: Path, line_no: int, line: str, count: int) -> list[float]:
     return values
 
 
-def parse_mahimahi(path: Path, lines: Sequence[str], bin_s: float = 0.01) -> TraceBandwidth:
+def parse_mahimahi(path: Path, lines: Sequence[tuple[int, str]], bin_s: float = 0.01) -> TraceBandwidth:
     """Mahimahi format: one millisecond timestamp per line, each a 1500-byte delivery opportunity."""
-    stamps = []
+    stamps: list[float] = []
     for no, line in lines:
         (ms,) = _numbers(path, no, line, 1)
         if ms < 0 or not ms.is_integer():
@@ -354,9 +359,12 @@ def parse_mahimahi(path: Path, lines: Sequence[str], bin_s: float = 0.01) -> Tra
     return TraceBandwidth(durations, bps, name=str(path))
 
 
-def parse_seconds_mbps(path: Path, lines: Sequence[str]) -> TraceBandwidth:
+def parse_seconds_mbps(path: Path, lines: Sequence[tuple[int, str]]) -> TraceBandwidth:
     """Two columns ``seconds Mbps``: the bandwidth from each timestamp until the next one."""
-    rows = [(no, *_numbers(path, no, line, 2)) for no, line in lines]
+    rows: list[tuple[int, float, float]] = []  # typed: compiled, an untyped tuple would make line numbers floats
+    for no, line in lines:
+        seconds, mbps = _numbers(path, no, line, 2)
+        rows.append((no, seconds, mbps))
     if len(rows) < 2:
         raise TraceError(f"{path}: a 'seconds Mbps' trace needs at least two rows (the last one closes the period)")
     durations, bps = [], []
@@ -418,6 +426,7 @@ def _read_trace(path: Path, fmt: str, bin_s: float) -> TraceBandwidth:
 
 
 # --------------------------------------------------------------------------- links
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 class Link:
     """One direction of a network link: a bandwidth curve, extended lazily, plus propagation delay.
 
@@ -540,6 +549,7 @@ class Link:
         return self.transfer_s(start_s, n_bytes) + self.propagation_s
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 class SharedMedium:
     """Airtime of one shared channel (a cell's uplink, the WAN): transfers hold it one at a time.
 
@@ -649,3 +659,50 @@ class SharedMedium:
         if ends and ends[0] <= now_s:
             k = bisect_right(ends, now_s)
             del self._starts[:k], ends[:k]
+
+
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
+class ScaledLink(Link):
+    """A link whose bandwidth is a fixed multiple of another curve (downlink = ratio x uplink-like).
+
+    It lives beside :class:`Link` because a compiled class cannot be subclassed by interpreted code."""
+
+    __slots__ = ("inner", "ratio")
+
+    def __init__(self, inner: Link, ratio: float):
+        self.inner, self.ratio = inner, ratio
+        self.propagation_s = inner.propagation_s
+
+    def bandwidth_at(self, t: float) -> float:
+        return self.inner.bandwidth_at(t) * self.ratio
+
+    def max_bps(self) -> float:
+        return self.inner.max_bps() * self.ratio
+
+    def transfer_s(self, start_s: float, n_bytes: float) -> float:
+        return self.inner.transfer_s(start_s, n_bytes / self.ratio)
+
+    def transfer_from(self, t: float, n_bytes: float) -> tuple[float, float]:
+        return self.inner.transfer_from(t, n_bytes / self.ratio)
+
+    def sending_from(self, t: float) -> float:
+        return self.inner.sending_from(t)
+
+
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
+class RecordedMedium(SharedMedium):
+    """A shared medium that also logs each held airtime as ``(lane, start_s, end_s)`` (for the rendered
+    timeline)."""
+
+    __slots__ = ("log", "lane")
+
+    def __init__(self, log: list, lane: int):
+        super().__init__()
+        self.log, self.lane = log, lane
+
+    def send(self, link: Link, ready_s: float, n_bytes: float, commit: bool = True, now_s: float = -math.inf
+             ) -> tuple[float, float]:
+        start, air = super().send(link, ready_s, n_bytes, commit, now_s)
+        if commit and air > 0:  # what send() held (its fast path holds without calling reserve())
+            self.log.append((self.lane, start, start + air))
+        return start, air

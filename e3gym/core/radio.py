@@ -30,6 +30,8 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from mypy_extensions import mypyc_attr
+
 from e3gym.errors import E3GymError
 
 ARO = "AT&T ARO (attdevsupport/ARO 5.0.0, ARO.Core/src/main/resources/{lte,i997,WiFi}.conf)"
@@ -40,9 +42,23 @@ INITIAL_WINDOW_SEGMENTS = 10  # RFC 6928; Linux TCP_INIT_CWND
 RTO_MIN_S = 0.2  # Linux TCP_RTO_MIN = HZ/5
 
 
+def init_args(frozen: object) -> tuple:
+    """The arguments that rebuild a frozen dataclass: its ``init`` fields, in order (for ``__reduce__``)."""
+    return tuple(getattr(frozen, f.name) for f in dataclasses.fields(frozen) if f.init)  # type: ignore[arg-type]
+
+
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 @dataclass(frozen=True)
 class TailStage:
     """A high-power radio state after the last transfer: how long, at what power, and waking from it."""
+
+    # Frozen: a copy is the object itself, and pickling rebuilds it through __init__ (compiled, the
+    # default protocol would set each field and hit the frozen check).
+    def __deepcopy__(self, memo: dict) -> TailStage:
+        return self
+
+    def __reduce__(self) -> tuple:
+        return type(self), init_args(self)
 
     duration_s: float
     power_w: float
@@ -50,9 +66,18 @@ class TailStage:
     wake_w: float = 0.0  # power during that promotion
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 @dataclass(frozen=True)
 class AccessType:
     """One kind of access network: RTT, radio state machine and power model."""
+
+    # Frozen: a copy is the object itself, and pickling rebuilds it through __init__ (compiled, the
+    # default protocol would set each field and hit the frozen check).
+    def __deepcopy__(self, memo: dict) -> AccessType:
+        return self
+
+    def __reduce__(self) -> tuple:
+        return type(self), init_args(self)
 
     name: str
     rtt_s: float
@@ -131,9 +156,18 @@ def access_type(name: str, rtt_s: float | None = None) -> AccessType:
     return dataclasses.replace(a, rtt_s=float(rtt_s))
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 @dataclass(frozen=True)
 class TcpModel:
     """How requests use TCP: one persistent connection per user, or a new one per request."""
+
+    # Frozen: a copy is the object itself, and pickling rebuilds it through __init__ (compiled, the
+    # default protocol would set each field and hit the frozen check).
+    def __deepcopy__(self, memo: dict) -> TcpModel:
+        return self
+
+    def __reduce__(self) -> tuple:
+        return type(self), init_args(self)
 
     persistent: bool = True
     tls: bool = False
@@ -171,6 +205,7 @@ def slow_start(n_segments: int, cwnd: int, rtt_s: float, segment_s: float) -> tu
         w *= 2
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 @dataclass
 class RadioState:
     """A user's radio and connection, as the timeline leaves them: tail start, window, last send."""

@@ -18,9 +18,10 @@ from e3gym.core.cluster import (
     Estimates,
     FifoResource,
     Outcome,
+    RecordedFifo,
     require_partitionable,
 )
-from e3gym.core.network import SharedMedium
+from e3gym.core.network import RecordedMedium
 from e3gym.core.profiles import ProfileLibrary
 from e3gym.core.rng import RandomStream
 from e3gym.envs.base import E3Env
@@ -49,39 +50,6 @@ class BestAction(NamedTuple):
     evaluated: int
 
 
-class _RecordedFifo(FifoResource):
-    """A FIFO resource that also logs each reservation as ``(lane of its worker, start_s, finish_s)``."""
-
-    __slots__ = ("log", "lane")
-
-    def __init__(self, n_workers: int, log: list, lane: int):
-        super().__init__(n_workers)
-        self.log, self.lane = log, lane
-
-    def reserve(self, ready_s: float, duration_s: float) -> tuple[float, float]:
-        worker = self.slot(ready_s, duration_s)[1]  # the worker reserve() takes (slot reserves nothing)
-        start, finish = super().reserve(ready_s, duration_s)
-        self.log.append((self.lane + worker, start, finish))
-        return start, finish
-
-
-class _RecordedMedium(SharedMedium):
-    """A shared medium that also logs each held airtime as ``(lane, start_s, end_s)``."""
-
-    __slots__ = ("log", "lane")
-
-    def __init__(self, log: list, lane: int):
-        super().__init__()
-        self.log, self.lane = log, lane
-
-    def send(self, link, ready_s: float, n_bytes: float, commit: bool = True, now_s: float = -math.inf
-             ) -> tuple[float, float]:
-        start, air = super().send(link, ready_s, n_bytes, commit, now_s)
-        if commit and air > 0:  # what send() held (its fast path holds without calling reserve())
-            self.log.append((self.lane, start, start + air))
-        return start, air
-
-
 def record_reservations(cluster: Cluster, log: list) -> list[str]:
     """Swap a fresh cluster's (still empty) FIFOs and media for ones logging into ``log``; the lane names.
 
@@ -90,13 +58,13 @@ def record_reservations(cluster: Cluster, log: list) -> list[str]:
     """
     names: list[str] = []
 
-    def fifo(resource: FifoResource, name: str) -> _RecordedFifo:
+    def fifo(resource: FifoResource, name: str) -> RecordedFifo:
         names.extend(f"{name} {w}" if resource.n_workers > 1 else name for w in range(resource.n_workers))
-        return _RecordedFifo(resource.n_workers, log, len(names) - resource.n_workers)
+        return RecordedFifo(resource.n_workers, log, len(names) - resource.n_workers)
 
-    def medium(name: str) -> _RecordedMedium:
+    def medium(name: str) -> RecordedMedium:
         names.append(name)
-        return _RecordedMedium(log, len(names) - 1)
+        return RecordedMedium(log, len(names) - 1)
 
     for i, user in enumerate(cluster.users):
         user.resource = fifo(user.resource, f"user {i}")

@@ -38,6 +38,7 @@ from e3gym.core.network import (
     Link,
     MarkovBandwidth,
     RayleighFading,
+    ScaledLink,
     load_trace,
 )
 from e3gym.core.payload import PayloadConfig, load_jpeg_model
@@ -395,7 +396,7 @@ def build(data: Mapping[str, Any], rng: np.random.Generator, library: ProfileLib
             ratio = _number(data, "[users].downlink_ratio",
                             _get(data, "users", "downlink_ratio", PRESET_RATIO.get(preset, 1.0)),
                             checks.MIN_FACTOR, checks.MAX_FACTOR)
-            down = up if ratio == 1.0 else _ScaledLink(up, ratio)
+            down = up if ratio == 1.0 else ScaledLink(up, ratio)
         users.append(User(user_devices[u], up, down, access_type(access_name, rtt_s), cells[u]))
     wan_spec = _get(data, "wan", "network", {"kind": "constant", "mbps": WAN_MBPS})
     wan_prop = _number(data, "[wan].propagation_ms", _get(data, "wan", "propagation_ms", WAN_ONE_WAY_MS),
@@ -502,26 +503,3 @@ def make_workload(data: Mapping[str, Any], n_users: int) -> PoissonWorkload:
     return BurstyWorkload(rates, **kwargs, **extra)
 
 
-class _ScaledLink(Link):
-    """A link whose bandwidth is a fixed multiple of another curve (downlink = ratio x uplink-like)."""
-
-    __slots__ = ("inner", "ratio")
-
-    def __init__(self, inner: Link, ratio: float):
-        self.inner, self.ratio = inner, ratio
-        self.propagation_s = inner.propagation_s
-
-    def bandwidth_at(self, t: float) -> float:
-        return self.inner.bandwidth_at(t) * self.ratio
-
-    def max_bps(self) -> float:
-        return self.inner.max_bps() * self.ratio
-
-    def transfer_s(self, start_s: float, n_bytes: float) -> float:
-        return self.inner.transfer_s(start_s, n_bytes / self.ratio)
-
-    def transfer_from(self, t: float, n_bytes: float) -> tuple[float, float]:
-        return self.inner.transfer_from(t, n_bytes / self.ratio)
-
-    def sending_from(self, t: float) -> float:
-        return self.inner.sending_from(t)

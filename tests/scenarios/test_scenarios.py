@@ -161,19 +161,18 @@ def test_trace_presets_replay_real_files_from_seeded_random_offsets():
     assert user.downlink.bandwidth_at(3.0) == pytest.approx(user.uplink.bandwidth_at(3.0) * 166.13 / 21.08)
 
 
-def test_each_trace_file_is_parsed_once_per_process(tmp_path, monkeypatch):
+def test_each_trace_file_is_parsed_once_per_process(tmp_path):
     from e3gym.core import network
     path = tmp_path / "t.txt"
     path.write_text("0 5\n1 6\n2 0\n")
-    calls = []
-    real = network._read_trace
-    monkeypatch.setattr(network, "_read_trace", lambda *a: calls.append(a) or real(*a))
     network._parsed_trace.cache_clear()
     data = small_scenario(users={"network": {"kind": "trace", "path": str(path)}})
     env = gym.make("e3gym/EndEdgeCloud-v1", scenario=data)
     for seed in range(5):
         env.reset(seed=seed)
-    assert len(calls) == 1
+    # a miss of the per-process cache is a parse (counted there: the compiled core calls the parser directly)
+    info = network._parsed_trace.cache_info()
+    assert info.misses == 1 and info.hits >= 5
 
 
 def test_separate_downlink_trace(tmp_path):
