@@ -9,8 +9,10 @@ import os
 
 from setuptools import setup
 
-# One request's timeline: the cluster (FIFOs, the timeline), the links and shared media, the radio.
-COMPILED = ["e3gym/core/cluster.py", "e3gym/core/network.py", "e3gym/core/radio.py"]
+# One request's timeline: the cluster (FIFOs, the timeline), the links and shared media, the radio, and the
+# requests with their buffered draws (e3gym.core.COMPILED names the same modules).
+COMPILED = ["e3gym/core/cluster.py", "e3gym/core/network.py", "e3gym/core/radio.py", "e3gym/core/workload.py",
+            "e3gym/core/rng.py"]
 
 
 def ext_modules() -> list:

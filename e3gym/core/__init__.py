@@ -13,7 +13,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 # Compiled by setup.py with mypyc when a C compiler is there; the same source runs otherwise.
-COMPILED = ("cluster", "network", "radio")
+COMPILED = ("cluster", "network", "radio", "workload", "rng")
 
 
 def compiled_modules() -> list[str]:

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
+from mypy_extensions import mypyc_attr
 
 _BLOCK = 1024
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 class RandomStream:
     """Pre-draws blocks of standard variates from one generator, so a scalar draw costs ~100 ns.
 
@@ -16,7 +18,9 @@ class RandomStream:
 
     def __init__(self, rng: np.random.Generator):
         self.rng = rng
-        self._u, self._n, self._e = [], [], []
+        self._u: list[float] = []
+        self._n: list[float] = []
+        self._e: list[float] = []
         self._ui = self._ni = self._ei = 0
 
     def uniform(self) -> float:

@@ -15,11 +15,13 @@ from itertools import accumulate
 from typing import Sequence
 
 import numpy as np
+from mypy_extensions import mypyc_attr
 
 from e3gym.core.rng import RandomStream
 from e3gym.errors import E3GymError
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 @dataclass(slots=True)
 class Request:
     """One inference request."""
@@ -43,6 +45,7 @@ def _check_levels(accuracy_levels: Sequence[float], accuracy_weights: Sequence[f
     return levels, list(accumulate(w / total for w in weights))
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 class PoissonWorkload:
     """Independent Poisson arrivals per user.
 
@@ -107,6 +110,7 @@ class PoissonWorkload:
         self._ahead = batch
 
 
+@mypyc_attr(allow_interpreted_subclasses=True, serializable=True)
 class BurstyWorkload(PoissonWorkload):
     """Poisson arrivals whose total rate is multiplied by ``burst_factor`` during bursts.
 
