@@ -41,7 +41,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from mypy_extensions import mypyc_attr
+from mypy_extensions import mypyc_attr  # compiled by setup.py: lets its classes copy, pickle and be subclassed
 
 from e3gym.core.network import Link, SharedMedium
 from e3gym.core.payload import (

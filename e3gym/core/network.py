@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
-from mypy_extensions import mypyc_attr
+from mypy_extensions import mypyc_attr  # compiled by setup.py: lets its classes copy, pickle and be subclassed
 
 from e3gym.core.coinference import FadingChannel
 from e3gym.errors import E3GymError

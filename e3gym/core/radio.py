@@ -30,7 +30,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from mypy_extensions import mypyc_attr
+from mypy_extensions import mypyc_attr  # compiled by setup.py: lets its classes copy, pickle and be subclassed
 
 from e3gym.errors import E3GymError
 

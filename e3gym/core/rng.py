@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from mypy_extensions import mypyc_attr
+from mypy_extensions import mypyc_attr  # compiled by setup.py: lets its classes copy, pickle and be subclassed
 
 _BLOCK = 1024
 

@@ -15,7 +15,7 @@ from itertools import accumulate
 from typing import Sequence
 
 import numpy as np
-from mypy_extensions import mypyc_attr
+from mypy_extensions import mypyc_attr  # compiled by setup.py: lets its classes copy, pickle and be subclassed
 
 from e3gym.core.rng import RandomStream
 from e3gym.errors import E3GymError
