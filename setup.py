@@ -9,10 +9,11 @@ import os
 
 from setuptools import setup
 
-# One request's timeline: the cluster (FIFOs, the timeline), the links and shared media, the radio, and the
-# requests with their buffered draws (e3gym.core.COMPILED names the same modules).
+# One request's timeline: the cluster (FIFOs, the timeline), the links and shared media, the radio, the
+# requests with their buffered draws, and the observation read from them (e3gym.core.COMPILED names the
+# same modules; tests/test_packaging.py checks that the two lists agree).
 COMPILED = ["e3gym/core/cluster.py", "e3gym/core/network.py", "e3gym/core/radio.py", "e3gym/core/workload.py",
-            "e3gym/core/rng.py"]
+            "e3gym/core/rng.py", "e3gym/core/readout.py"]
 
 
 def ext_modules() -> list:

@@ -14,12 +14,16 @@ take about ``--block-s`` CPU seconds, so a slow env (one step of ModelPlacement-
 stopping problem) and CartPole each get a block of comparable length.
 
 Writes ``benchmarks/results/throughput.json``:
-``{"single": {env_id: ratio}, "vector": {env_id: {n_envs: ratio}}, "oracle_steps_per_decision": {env_id:
-steps}, "cartpole_steps_per_s": ...,
-"hardware": ..., "compiled_core": [modules run compiled by mypyc], "command": ...}``. A vector env enters through :func:`vector_ratios` alone: for
-every id that registers a ``vector_entry_point`` it builds one :class:`Subject` per batch size
-(1, 64, 1024; ``steps_per_call = n_envs``, so its rate is decisions/s) and measures each with
-:func:`interleaved_ratio`. ``oracle_steps_per_decision`` is the CPU time of one Oracle ``act()`` in
+``{"single": {env_id: ratio}, "vector": {env_id: {n_envs: ratio}}, "core_only": {env_id: {"1024": ratio}},
+"oracle_steps_per_decision": {env_id: steps}, "cartpole_steps_per_s": ..., "hardware": ...,
+"compiled_core": [modules run compiled by mypyc], "command": ...}``.
+
+A vector env enters through :func:`vector_ratios` alone: for every id that registers a
+``vector_entry_point`` it builds one :class:`Subject` per batch size (1, 64, 1024;
+``steps_per_call = n_envs``, so its rate is decisions/s) and measures each with
+:func:`interleaved_ratio`. ``core_only`` is the ceiling of any vector env over the shared core:
+the same scenario's ``Cluster.serve`` and next request alone, 1024 systems in a plain loop
+(:func:`core_only`). ``oracle_steps_per_decision`` is the CPU time of one Oracle ``act()`` in
 steps of the same single env with random actions, interleaved with them (:func:`oracle_costs`).
 Targets: single EndEdgeCloud-v1 >= 0.5x; its vector env at N = 1024 >= 10x; an Oracle decision
 <= 3 steps.
@@ -40,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -200,6 +205,57 @@ def vector_ratios(env_ids: list[str], reference: Subject, repeats: int, block_s:
     return out
 
 
+def core_only(env_id: str, n_envs: int, seed: int = 0) -> Subject:
+    """The shared core alone over ``n_envs`` systems: per decision one ``Cluster.serve`` and the next
+    request, in a plain loop, with no observation, reward, info, action check or autoreset. Any vector env
+    that steps the same core one request at a time (as the native one must, to stay equal to the
+    single env) does at least this work per decision, so this rate is its ceiling on one core.
+
+    The systems are the env's scenario built by :func:`e3gym.scenarios.build` with seeds
+    ``seed + i``; actions are the env's random actions, decoded before the clock starts."""
+    from e3gym.core.rng import RandomStream
+    from e3gym.scenarios import build
+
+    env = gym.make(env_id).unwrapped
+    env.action_space.seed(seed)
+    systems = []
+    for i in range(n_envs):
+        link_rng, work_rng = np.random.default_rng(seed + i).spawn(2)
+        built = build(env.spec_data, link_rng, env.profiles)
+        built.workload.reset(RandomStream(work_rng))
+        systems.append([built.cluster.serve, built.workload.next_request, built.workload.next_request()])
+    sample, decode = env.action_space.sample, env.decode_action
+
+    def run(n_calls: int) -> float:
+        actions = [[decode(sample()) for _ in range(n_envs)] for _ in range(n_calls)]
+        gc.collect()
+        start = time.process_time()
+        for batch in actions:
+            for system, (tier, cut, model) in zip(systems, batch):
+                serve, next_request, request = system
+                serve(request, tier, cut, model)
+                system[2] = next_request()
+        return time.process_time() - start
+
+    return Subject(f"{env_id} core x{n_envs}", run, steps_per_call=n_envs)
+
+
+def core_ratios(env_ids: list[str], reference: Subject, repeats: int, block_s: float, progress: Progress,
+                rows: list[tuple], ref_rates: list[float]) -> dict[str, dict[str, float]]:
+    """:func:`core_only`'s ratio at the largest batch size for the ids with a vector env
+    (``{env_id: {"1024": r}}``): the ceiling of a vector env over the shared core, on one core."""
+    out: dict[str, dict[str, float]] = {}
+    n_envs = VECTOR_SIZES[-1]
+    for env_id in (e for e in env_ids if gym.spec(e).vector_entry_point is not None):
+        subject = core_only(env_id, n_envs)
+        task = progress.add_task(subject.name, total=repeats)
+        m = interleaved_ratio(subject, reference, repeats, block_s, lambda task=task: progress.advance(task))
+        out[env_id] = {str(n_envs): round(m.ratio, 4)}
+        ref_rates.extend(m.reference_rates)
+        rows.append((f"{env_id} core only", str(n_envs), m.steps_per_s, m.reference_steps_per_s, m.ratio, None))
+    return out
+
+
 def oracle_decisions(env_id: str, seed: int = 0) -> Subject:
     """The clairvoyant Oracle choosing every action of a single env: each call times one ``act()`` alone
     (the env's step to the next request is not timed)."""
@@ -302,10 +358,11 @@ def main(argv: list[str] | None = None) -> None:
     with Progress(*columns, console=console) as progress:
         single = single_ratios(args.envs, reference, args.repeats, args.block_s, progress, rows, ref_rates)
         vector = vector_ratios(args.envs, reference, args.repeats, args.block_s, progress, rows, ref_rates)
+        core = core_ratios(args.envs, reference, args.repeats, args.block_s, progress, rows, ref_rates)
         oracle = oracle_costs(args.envs, args.repeats, args.block_s, progress, rows)
     Console(width=max(Console().width, 100)).print(table(rows))  # env ids unclipped when piped (80 columns)
     command = shlex.join(["python", "benchmarks/throughput.py", *(sys.argv[1:] if argv is None else argv)])
-    result = {"single": single, "vector": vector, "oracle_steps_per_decision": oracle,
+    result = {"single": single, "vector": vector, "core_only": core, "oracle_steps_per_decision": oracle,
               "cartpole_steps_per_s": round(statistics.median(ref_rates)), "hardware": hardware(),
               "compiled_core": compiled_modules(), "command": command}
     write_json_atomic(args.out, result)

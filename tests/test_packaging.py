@@ -68,6 +68,26 @@ def test_core_runs_compiled_where_the_build_compiles_it():
         assert compiled == list(COMPILED), f"pure Python: {sorted(set(COMPILED) - set(compiled))}"
 
 
+def test_setup_compiles_exactly_the_modules_the_package_lists():
+    """setup.py cannot import e3gym in its isolated build environment, so it names the compiled modules
+    itself; its list (read as literals, not run) must be e3gym.core.COMPILED, in the same order."""
+    import ast
+    from pathlib import Path
+
+    import pytest
+
+    from e3gym.core import COMPILED
+
+    setup = Path(__file__).resolve().parents[1] / "setup.py"
+    if not setup.exists():
+        pytest.skip("setup.py is not beside the tests (an installed copy of the tests)")
+    assigned = {node.targets[0].id: node.value for node in ast.parse(setup.read_text()).body
+                if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
+    paths = ast.literal_eval(assigned["COMPILED"])
+    assert [Path(p).parent.as_posix() for p in paths] == ["e3gym/core"] * len(paths)
+    assert tuple(Path(p).stem for p in paths) == COMPILED
+
+
 def test_a_deep_copied_env_replays_the_same_trajectory():
     """Compiled core classes still copy, state included: a copy taken mid-episode (queues, radio, links,
     generators) goes on exactly as the original (StaticBest simulates on a deep copy of the env)."""

@@ -1,7 +1,8 @@
 """The system models: pure numpy, no Gymnasium, no torch.
 
 One module per concept: ``cluster`` (the joint request timeline: ``serve`` and ``predict``),
-``payload``, ``radio``, ``network``, ``workload``, ``profiles``, and the seed settings' models: ``cut_tables``
+``payload``, ``radio``, ``network``, ``workload``, ``readout`` (the joint envs' observation and info),
+``profiles``, and the seed settings' models: ``cut_tables``
 (Autodidactic Neurosurgeon's per-cut tables), ``partition`` (its partition system: the frame timeline,
 ``serve`` and ``predict``) and ``coinference`` (Yan, Bi, Zhang's device-edge co-inference over a fading
 channel: splitting and placement).
@@ -13,7 +14,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 # Compiled by setup.py with mypyc when a C compiler is there; the same source runs otherwise.
-COMPILED = ("cluster", "network", "radio", "workload", "rng")
+COMPILED = ("cluster", "network", "radio", "workload", "rng", "readout")
 
 
 def compiled_modules() -> list[str]:

@@ -13,7 +13,6 @@ from e3gym.core.cluster import (
     CLOUD,
     EDGE,
     END,
-    TIER_NAMES,
     Cluster,
     Estimates,
     FifoResource,
@@ -23,6 +22,7 @@ from e3gym.core.cluster import (
 )
 from e3gym.core.network import RecordedMedium
 from e3gym.core.profiles import ProfileLibrary
+from e3gym.core.readout import observation_row, step_info
 from e3gym.core.rng import RandomStream
 from e3gym.envs.base import E3Env
 from e3gym.errors import E3GymError
@@ -302,7 +302,7 @@ class EndEdgeCloudEnv(E3Env[np.ndarray, np.ndarray]):
         tier, cut, model = action
         request = self._request
         out = self._cluster.serve(request, tier, cut, model)
-        info = self._info(request, out, out.accuracy < request.accuracy_req)
+        info = step_info(request, out, self._model_names[out.model])
         reward = info["vector_reward"].copy() if self.vector_reward else self.reward_of(out, request)
         if self.timeline is not None:
             self._add_to_timeline(info)
@@ -393,21 +393,9 @@ class EndEdgeCloudEnv(E3Env[np.ndarray, np.ndarray]):
         return self._cluster
 
     def _observe(self) -> np.ndarray:
-        # Runs every step: plain float arithmetic and conditionals (not min(), not numpy scalars), one
-        # array conversion at the end. ``a if a < x else x`` is min(x, a) exactly.
-        c, r, cap = self._cluster, self._request, self.queue_obs_max
-        u, now = r.user, r.arrival_s
-        q_local, q_edge, q_cloud = c.queue_lengths(u, now)
-        deadline = r.deadline_s if r.deadline_s != math.inf else 0.0
-        est = c.uplink_est_bps
-        user = c.users[u]
-        connected = 1.0 if now - user.radio.tail_start_s < user.access.tail_s else 0.0
-        a_max, w_max, d_max = OBS_ACCESS_MBPS_MAX, OBS_WAN_MBPS_MAX, OBS_DEADLINE_S_MAX
-        own, wan = est[u] / 1e6, c.wan_est_bps / 1e6
-        row = [a_max if a_max < own else own, w_max if w_max < wan else wan,
-               cap if cap < q_local else q_local, cap if cap < q_edge else q_edge, cap if cap < q_cloud else q_cloud,
-               r.accuracy_req, d_max if d_max < deadline else deadline,
-               *[a_max if a_max < (m := b / 1e6) else m for b in est], *self._kind_onehot[u], connected]
+        r = self._request
+        row = observation_row(self._cluster, r, self.queue_obs_max, OBS_ACCESS_MBPS_MAX, OBS_WAN_MBPS_MAX,
+                              OBS_DEADLINE_S_MAX, self._kind_onehot[r.user])
         return np.fromiter(row, np.float32, len(row))
 
     def _add_to_timeline(self, info: dict) -> None:
@@ -416,18 +404,6 @@ class EndEdgeCloudEnv(E3Env[np.ndarray, np.ndarray]):
                  "breakdown:"] + [f"  {k:<18} {v * 1e3:10.3f} ms" for k, v in info["breakdown"].items() if v]
         self.timeline.add(self._reserved, info["tier"], lines)
         self._reserved.clear()
-
-    def _info(self, request, out: Outcome, missed_accuracy: bool) -> dict:
-        latency, accuracy, energy = out.latency_s, out.accuracy, out.energy_j
-        return {
-            "latency_s": latency, "breakdown": out.breakdown(), "accuracy": accuracy,
-            "accuracy_req": request.accuracy_req, "accuracy_missed": missed_accuracy,
-            "energy_j": energy, "deadline_missed": latency > request.deadline_s,
-            "tier": out.tier, "tier_name": TIER_NAMES[out.tier], "cut": out.cut, "model": out.model,
-            "model_name": self._model_names[out.model], "user": request.user, "arrival_s": request.arrival_s,
-            "bytes_up": out.bytes_up, "bytes_down": out.bytes_down,
-            "vector_reward": np.array((-latency, accuracy, -energy), np.float32),  # Outcome.vector_reward
-        }
 
 
 class ModelSelectionEnv(EndEdgeCloudEnv):

@@ -26,8 +26,9 @@ def test_short_run_writes_single_vector_and_oracle_figures(tmp_path):
     result = json.loads(out.read_text())
     assert set(result["single"]) == {"e3gym/ModelSelection-v1"}
     assert set(result["vector"]["e3gym/ModelSelection-v1"]) == {"1", "64", "1024"}
+    assert set(result["core_only"]["e3gym/ModelSelection-v1"]) == {"1024"}
     cost = result["oracle_steps_per_decision"]["e3gym/ModelSelection-v1"]
     # an Oracle decision costs more than nothing and far less than its 39 what-ifs one by one
     assert 0 < cost < 39
-    assert all(r > 0 for r in result["single"].values())
+    assert all(r > 0 for r in [*result["single"].values(), *result["core_only"]["e3gym/ModelSelection-v1"].values()])
     assert result["cartpole_steps_per_s"] > 0
