@@ -78,7 +78,7 @@ class ActionBounds:
         self.table = table
         self.n_models = len(table.models)
         effective = [(*cluster.effective(tier, cut, model), model) for tier, cut, model in actions]
-        self._effective = effective
+        self.effective = effective  # (tier, cut, model) per action, as the timeline serves it
         self.tier, self.cut, self.model = (np.array(column) for column in zip(*effective))
         self.offload = self.tier != END
         self.cloud = self.tier == CLOUD
@@ -99,8 +99,8 @@ class ActionBounds:
             return matrix
         table, n = self.table, self.n_models
         rest = self._terms
-        matrix = np.zeros((len(self._effective), rest + 12))
-        for row, (tier, cut, m) in enumerate(self._effective):
+        matrix = np.zeros((len(self.effective), rest + 12))
+        for row, (tier, cut, m) in enumerate(self.effective):
             prefix = table.prefix(device, m)
             local = prefix[cut] - prefix[0] if cut > 0 else table.encode_s(device, m)
             matrix[row, m if cut > 0 else n] = local

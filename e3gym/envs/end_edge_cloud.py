@@ -351,14 +351,15 @@ class EndEdgeCloudEnv(E3Env[np.ndarray, np.ndarray]):
             upper = upper - self.accuracy_penalty * (bounds.accuracy < request.accuracy_req)
         else:
             upper = upper + self.accuracy_weight * bounds.accuracy
-        tiers, cuts, models = bounds.tier.tolist(), bounds.cut.tolist(), bounds.model.tolist()
+        effective = bounds.effective
         outcomes: dict[int, Outcome] = {}
 
         def reward(i: int) -> float:
+            tier, cut, model = effective[i]
             if estimates is None:
-                out = cluster.serve(request, tiers[i], cuts[i], models[i], commit=False)
+                out = cluster.serve(request, tier, cut, model, commit=False)
             else:
-                out = cluster.predict(request, tiers[i], cuts[i], models[i], estimates)
+                out = cluster.predict(request, tier, cut, model, estimates)
             outcomes[i] = out
             return self.reward_of(out, request)
 
