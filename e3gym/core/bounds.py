@@ -87,6 +87,7 @@ class ActionBounds:
                                   for t, c, m in effective])
         self._terms = 3 * self.n_models + 2  # the column of _UP: compute and decode columns come first
         self._matrices: dict[tuple[str, str, str], np.ndarray] = {}
+        self._ready_matrices: dict[tuple[str, str, str], np.ndarray] = {}
 
     def _matrix(self, device: DeviceProfile, edge: DeviceProfile, cloud: DeviceProfile) -> np.ndarray:
         """Per action (rows), the constant of each term (columns): n_models + 1 columns of the device's
@@ -124,6 +125,14 @@ class ActionBounds:
                 matrix[row, rest + self._EDGE_WAIT] = 1.0
         matrix.flags.writeable = False
         self._matrices[key] = matrix
+        # The terms before a job is ready at its server: without the server's compute and decode and
+        # without the return trip (a copy of the matrix with those columns zero, so that one product gives
+        # every ready time).
+        ready = matrix.copy()
+        ready[:, n + 1:rest] = 0.0
+        ready[:, [rest + self._DOWN, rest + self._WAN_DOWN, rest + self._RTT_DOWN, rest + self._PROP_DOWN]] = 0.0
+        ready.flags.writeable = False
+        self._ready_matrices[key] = ready
         return matrix
 
     def _multipliers(self, cluster: Cluster, device: DeviceProfile, z: float, scale: float = 1.0) -> list[float]:
@@ -169,11 +178,8 @@ class ActionBounds:
                 factors[self._terms + self._LOCAL_WAIT] = local_wait
                 latency = matrix @ factors
             if edge.resource.busy_after(arrival) or cloud.resource.busy_after(arrival):
-                ready = factors.copy()  # when each job is ready at its server: the terms before it
-                ready[len(local):self._terms] = 0.0
-                ready[self._terms + np.array([self._DOWN, self._WAN_DOWN, self._RTT_DOWN,
-                                                           self._PROP_DOWN])] = 0.0
-                ready_s = arrival + matrix @ ready
+                # when each job is ready at its server
+                ready_s = arrival + self._ready_matrices[(device.name, edge.device.name, cloud.device.name)] @ factors
                 free = np.where(self.cloud, _free_after(cloud.resource, ready_s), _free_after(edge.resource, ready_s))
                 latency = latency + np.where(self.offload, free - ready_s, 0.0)
         latency = latency * (1 - REL_SLACK) - _clock_slack(arrival)
