@@ -50,10 +50,12 @@ class EndEdgeCloudVectorEnv(gym.vector.VectorEnv):
 
     Speed: this batches the bookkeeping (stacking, flags, the vector info dict), not the request
     timeline, which stays one request at a time per sub-env in :mod:`e3gym.core.cluster`. One run of
-    ``python benchmarks/throughput.py`` (2-CPU AMD EPYC, CPU time) gave EndEdgeCloud-v1 0.063x
-    CartPole-v1's steps/s at N = 1 (the per-call cost of the info dict dominates), 0.216x at N = 64
-    and 0.132x at N = 1024, against 0.339x for one ``gym.make`` env in the same run. At N = 64 that is
-    about twice ``SyncVectorEnv``'s decisions/s (37-45k against 20-25k), and slower at N = 1.
+    ``python benchmarks/throughput.py`` (2-CPU Intel Xeon, CPU time) gave EndEdgeCloud-v1 0.070x
+    CartPole-v1's steps/s at N = 1 (the per-call cost of the info dict dominates), 0.277x at N = 64
+    and 0.291x at N = 1024, against 0.632x for one ``gym.make`` env in the same run; the core alone
+    (``Cluster.serve`` and the next request over 1024 systems, nothing else) ran at 0.696x, the
+    ceiling of any vector env over it on one core. An earlier run at N = 64 measured about twice
+    ``SyncVectorEnv``'s decisions/s (37-45k against 20-25k), and slower at N = 1.
 
     Args:
         num_envs: number of sub-envs, an integer >= 1.
