@@ -86,18 +86,19 @@ class ActionBounds:
         self.accuracy = np.array([table.split_accuracy[m] if t != END and c > 0 else cluster.accuracy[m]
                                   for t, c, m in effective])
         self._terms = 3 * self.n_models + 2  # the column of _UP: compute and decode columns come first
-        self._matrices: dict[tuple[str, str, str], np.ndarray] = {}
-        self._ready_matrices: dict[tuple[str, str, str], np.ndarray] = {}
+        self._matrices: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
 
-    def _matrix(self, device: DeviceProfile, edge: DeviceProfile, cloud: DeviceProfile) -> np.ndarray:
+    def _matrix(self, device: DeviceProfile, edge: DeviceProfile,
+                cloud: DeviceProfile) -> tuple[np.ndarray, np.ndarray]:
         """Per action (rows), the constant of each term (columns): n_models + 1 columns of the device's
         compute before the cut (the last one: encoding at cut 0, not noisy), 2 n_models of the server's
         compute after it (edge models, then cloud models), the server's decode, then the twelve terms
-        numbered by the class constants (_UP ... _CLOUD_WAIT)."""
+        numbered by the class constants (_UP ... _CLOUD_WAIT). Second, the same matrix with only the terms
+        before a job is ready at its server: no server compute or decode, no return trip."""
         key = (device.name, edge.name, cloud.name)
-        matrix = self._matrices.get(key)
-        if matrix is not None:
-            return matrix
+        cached = self._matrices.get(key)
+        if cached is not None:
+            return cached
         table, n = self.table, self.n_models
         rest = self._terms
         matrix = np.zeros((len(self.effective), rest + 12))
@@ -124,16 +125,13 @@ class ActionBounds:
             else:
                 matrix[row, rest + self._EDGE_WAIT] = 1.0
         matrix.flags.writeable = False
-        self._matrices[key] = matrix
-        # The terms before a job is ready at its server: without the server's compute and decode and
-        # without the return trip (a copy of the matrix with those columns zero, so that one product gives
-        # every ready time).
+        # Those columns zero, so that one product gives every job's ready time.
         ready = matrix.copy()
         ready[:, n + 1:rest] = 0.0
         ready[:, [rest + self._DOWN, rest + self._WAN_DOWN, rest + self._RTT_DOWN, rest + self._PROP_DOWN]] = 0.0
         ready.flags.writeable = False
-        self._ready_matrices[key] = ready
-        return matrix
+        self._matrices[key] = matrix, ready
+        return matrix, ready
 
     def _multipliers(self, cluster: Cluster, device: DeviceProfile, z: float, scale: float = 1.0) -> list[float]:
         """Compute-time multipliers per model on ``device``, as Cluster._compute_s applies them, x ``scale``."""
@@ -149,7 +147,7 @@ class ActionBounds:
         user = cluster.users[request.user]
         z_local, z_edge, z_cloud = request.noise
         device, edge, cloud = user.device, cluster.edge, cluster.cloud
-        matrix = self._matrix(device, edge.device, cloud.device)
+        matrix, ready_matrix = self._matrix(device, edge.device, cloud.device)
         access, radio = user.access, user.radio
         rtt, arrival = access.rtt_s, request.arrival_s
         fixed = cluster.tcp.handshake_rtts(radio.connected) * rtt  # before the first byte
@@ -179,7 +177,7 @@ class ActionBounds:
                 latency = matrix @ factors
             if edge.resource.busy_after(arrival) or cloud.resource.busy_after(arrival):
                 # when each job is ready at its server
-                ready_s = arrival + self._ready_matrices[(device.name, edge.device.name, cloud.device.name)] @ factors
+                ready_s = arrival + ready_matrix @ factors
                 free = np.where(self.cloud, _free_after(cloud.resource, ready_s), _free_after(edge.resource, ready_s))
                 latency = latency + np.where(self.offload, free - ready_s, 0.0)
         latency = latency * (1 - REL_SLACK) - _clock_slack(arrival)
